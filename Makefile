@@ -1,0 +1,38 @@
+# One entry point for humans and CI. `make test` is the test command README.md documents
+# and .ci/run calls; every target below it is also runnable on its own.
+SHELL := /bin/bash
+APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+IMAGE ?= micro-service-as-code:local
+
+.PHONY: run build test test-rust test-infra test-image test-rehearsal bench bench-smoke image
+
+run:
+	cargo run --release
+
+build:
+	cargo build --release --locked
+
+test: test-rust test-infra test-image test-rehearsal bench-smoke
+
+test-rust:
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets -- -D warnings
+	cargo test --locked
+
+test-infra:
+	bash test/infra/run.sh
+
+test-image:
+	bash test/image/run.sh
+
+test-rehearsal:
+	bash test/rehearsal/run.sh
+
+bench:
+	bash bench/run.sh
+
+bench-smoke:
+	bash bench/run.sh --smoke
+
+image:
+	bash test/image/build.sh "$(IMAGE)" "$(APP_VERSION)"
