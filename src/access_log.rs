@@ -1,0 +1,49 @@
+//! One line per request on stdout, written whole so that lines from workers never mix.
+
+use crate::http::date::Civil;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+pub struct AccessLog {
+    enabled: bool,
+}
+
+impl AccessLog {
+    pub fn new(enabled: bool) -> AccessLog {
+        AccessLog { enabled }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// `<time> <peer> "<method> <path>" <status> <body bytes> <duration>ms`
+    pub fn request(
+        &self,
+        peer: SocketAddr,
+        request: &str,
+        status: u16,
+        body_bytes: usize,
+        started: Instant,
+    ) {
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let mut line = String::with_capacity(96);
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let _ = write!(line, "{} {peer} \"", Civil::now().rfc3339());
+        // The path is visible ASCII (the parser saw to it) but may hold a quote.
+        for c in request.chars() {
+            match c {
+                '"' | '\\' => line.push_str(if c == '"' { "%22" } else { "%5C" }),
+                c if c.is_ascii_graphic() || c == ' ' => line.push(c),
+                c => {
+                    let _ = write!(line, "\\u{{{:x}}}", c as u32);
+                }
+            }
+        }
+        let _ = writeln!(line, "\" {status} {body_bytes} {millis:.3}ms");
+        // Errors writing the log (a closed stdout) must not take the service down.
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}

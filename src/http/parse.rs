@@ -1,0 +1,276 @@
+//! A push parser for the HTTP/1.1 request head (RFC 9112 §2-§5).
+//!
+//! `parse_head` looks at the bytes received so far and answers `Partial` (read more) or
+//! `Complete` (the head is `len` bytes long). It never reads, allocates or blocks, so it is
+//! tested with plain byte strings. It is strict on purpose: behind a load balancer, any
+//! leniency the balancer does not share is a request-smuggling hole.
+
+use std::fmt;
+
+/// Longest request-target we accept (RFC 9112 §3 recommends at least 8000 octets).
+pub const MAX_TARGET_LEN: usize = 8 * 1024;
+/// Longest request line: the target plus room for any sane method and the version.
+const MAX_REQUEST_LINE: usize = MAX_TARGET_LEN + 64;
+/// Bound on the field section (all header lines together).
+pub const MAX_FIELD_SECTION: usize = 16 * 1024;
+/// Bound on the number of header lines.
+pub const MAX_HEADERS: usize = 64;
+/// The most bytes a complete head can take; callers size their read buffers from it.
+pub const MAX_HEAD_LEN: usize = MAX_REQUEST_LINE + MAX_FIELD_SECTION + 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'b> {
+    pub name: &'b [u8],
+    pub value: &'b [u8],
+}
+
+impl Header<'_> {
+    pub const EMPTY: Header<'static> = Header {
+        name: b"",
+        value: b"",
+    };
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct RequestHead<'b, 'h> {
+    pub method: &'b [u8],
+    pub target: &'b [u8],
+    pub version: Version,
+    pub headers: &'h [Header<'b>],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    Partial,
+    Complete { head: T, len: usize },
+}
+
+/// Every way a request head can be wrong, one variant each, so that each maps to a status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    InvalidMethod,
+    InvalidTarget,
+    InvalidVersion,
+    UnsupportedVersion,
+    TargetTooLong,
+    BareLineFeed,
+    BareCarriageReturn,
+    InvalidHeaderName,
+    WhitespaceBeforeColon,
+    InvalidHeaderValue,
+    ObsoleteLineFolding,
+    FieldSectionTooLarge,
+    TooManyHeaders,
+}
+
+impl ParseError {
+    pub fn status(self) -> u16 {
+        match self {
+            ParseError::TargetTooLong => 414,
+            ParseError::FieldSectionTooLarge | ParseError::TooManyHeaders => 431,
+            ParseError::UnsupportedVersion => 505,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParseError::InvalidMethod => "invalid request method",
+            ParseError::InvalidTarget => "invalid request target",
+            ParseError::InvalidVersion => "malformed HTTP version",
+            ParseError::UnsupportedVersion => "HTTP version not supported",
+            ParseError::TargetTooLong => "request target longer than 8 KiB",
+            ParseError::BareLineFeed => "line not terminated by CRLF",
+            ParseError::BareCarriageReturn => "carriage return not followed by line feed",
+            ParseError::InvalidHeaderName => "invalid header field name",
+            ParseError::WhitespaceBeforeColon => "whitespace between header field name and colon",
+            ParseError::InvalidHeaderValue => "invalid character in header field value",
+            ParseError::ObsoleteLineFolding => "obsolete line folding in header field",
+            ParseError::FieldSectionTooLarge => "header section larger than 16 KiB",
+            ParseError::TooManyHeaders => "more than 64 header fields",
+        })
+    }
+}
+
+/// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|"
+///       / "~" / DIGIT / ALPHA                                          (RFC 9110 §5.6.2)
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// field-vchar = VCHAR / obs-text, with SP and HTAB allowed inside a value (RFC 9110 §5.5)
+fn is_field_value_byte(b: u8) -> bool {
+    b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// Parses a request head from the start of `buf`, storing header fields in `storage`.
+///
+/// request-line = method SP request-target SP HTTP-version CRLF       (RFC 9112 §3)
+/// HTTP-message = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]
+///
+/// Empty lines before the request line are skipped (RFC 9112 §2.2).
+pub fn parse_head<'b, 'h>(
+    buf: &'b [u8],
+    storage: &'h mut [Header<'b>],
+) -> Result<Status<RequestHead<'b, 'h>>, ParseError> {
+    let mut pos = 0;
+    while buf[pos..].starts_with(b"\r\n") {
+        pos += 2;
+    }
+    let Some(line) = next_line(buf, pos)? else {
+        check_partial_request_line(&buf[pos..])?;
+        return Ok(Status::Partial);
+    };
+    let (method, target, version) = parse_request_line(&buf[pos..line])?;
+    pos = line + 2;
+
+    let fields_start = pos;
+    let mut count = 0;
+    loop {
+        let Some(end) = next_line(buf, pos)? else {
+            if buf.len() - fields_start > MAX_FIELD_SECTION {
+                return Err(ParseError::FieldSectionTooLarge);
+            }
+            return Ok(Status::Partial);
+        };
+        if end - fields_start > MAX_FIELD_SECTION {
+            return Err(ParseError::FieldSectionTooLarge);
+        }
+        if end == pos {
+            let head = RequestHead {
+                method,
+                target,
+                version,
+                headers: &storage[..count],
+            };
+            return Ok(Status::Complete { head, len: end + 2 });
+        }
+        if count == storage.len() {
+            return Err(ParseError::TooManyHeaders);
+        }
+        storage[count] = parse_field_line(&buf[pos..end])?;
+        count += 1;
+        pos = end + 2;
+    }
+}
+
+/// Finds the CRLF ending the line that starts at `from`; returns the index of its CR.
+/// A LF without CR before it is refused rather than tolerated (RFC 9112 §2.2 allows
+/// either; a balancer that disagrees with us is how smuggling starts).
+fn next_line(buf: &[u8], from: usize) -> Result<Option<usize>, ParseError> {
+    let Some(lf) = buf[from..].iter().position(|&b| b == b'\n') else {
+        return Ok(None);
+    };
+    let lf = from + lf;
+    if lf == from || buf[lf - 1] != b'\r' {
+        return Err(ParseError::BareLineFeed);
+    }
+    Ok(Some(lf - 1))
+}
+
+/// Refuses an incomplete request line early when it can already be judged: garbage (say,
+/// a TLS handshake) gets its 400 at once, an endless target its 414.
+fn check_partial_request_line(partial: &[u8]) -> Result<(), ParseError> {
+    let method_len = partial.iter().take_while(|&&b| is_tchar(b)).count();
+    match partial.get(method_len) {
+        None if method_len > MAX_REQUEST_LINE => Err(ParseError::InvalidMethod),
+        None => Ok(()),
+        Some(b' ') if method_len > 0 => {
+            if partial.len() > MAX_REQUEST_LINE {
+                Err(ParseError::TargetTooLong)
+            } else {
+                Ok(())
+            }
+        }
+        // A lone CR may be the first half of a CRLF still in flight.
+        Some(b'\r') if method_len + 1 == partial.len() => Ok(()),
+        Some(_) => Err(ParseError::InvalidMethod),
+    }
+}
+
+/// method = token; request-target = origin / absolute / authority / asterisk form
+/// HTTP-version = HTTP-name "/" DIGIT "." DIGIT                  (RFC 9112 §2.3, §3)
+fn parse_request_line(line: &[u8]) -> Result<(&[u8], &[u8], Version), ParseError> {
+    let method_len = line.iter().take_while(|&&b| is_tchar(b)).count();
+    if method_len == 0 || line.get(method_len) != Some(&b' ') {
+        return Err(ParseError::InvalidMethod);
+    }
+    let method = &line[..method_len];
+    let rest = &line[method_len + 1..];
+
+    let target_len = rest.iter().take_while(|&&b| b != b' ').count();
+    let target = &rest[..target_len];
+    if target_len > MAX_TARGET_LEN {
+        return Err(ParseError::TargetTooLong);
+    }
+    if target.is_empty() || !target.iter().all(|&b| (0x21..=0x7e).contains(&b)) {
+        return Err(ParseError::InvalidTarget);
+    }
+    let version = rest
+        .get(target_len + 1..)
+        .ok_or(ParseError::InvalidVersion)?;
+    Ok((method, target, parse_version(version)?))
+}
+
+fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
+    match v {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            match (major, minor) {
+                (b'1', b'0') => Ok(Version::Http10),
+                // A higher 1.x minor version is answered as 1.1 (RFC 9110 §6.2).
+                (b'1', _) => Ok(Version::Http11),
+                _ => Err(ParseError::UnsupportedVersion),
+            }
+        }
+        _ if v.contains(&b'\r') => Err(ParseError::BareCarriageReturn),
+        _ => Err(ParseError::InvalidVersion),
+    }
+}
+
+/// field-line = field-name ":" OWS field-value OWS                    (RFC 9112 §5)
+/// No whitespace is allowed between the name and the colon (§5.1), and obs-fold is
+/// refused (§5.2).
+fn parse_field_line(line: &[u8]) -> Result<Header<'_>, ParseError> {
+    if line[0] == b' ' || line[0] == b'\t' {
+        return Err(ParseError::ObsoleteLineFolding);
+    }
+    let name_len = line.iter().take_while(|&&b| is_tchar(b)).count();
+    match line.get(name_len) {
+        Some(b':') if name_len > 0 => {}
+        Some(b' ' | b'\t') if name_len > 0 => return Err(ParseError::WhitespaceBeforeColon),
+        _ => return Err(ParseError::InvalidHeaderName),
+    }
+    let value = trim_ows(&line[name_len + 1..]);
+    if let Some(&bad) = value.iter().find(|&&b| !is_field_value_byte(b)) {
+        return Err(if bad == b'\r' {
+            ParseError::BareCarriageReturn
+        } else {
+            ParseError::InvalidHeaderValue
+        });
+    }
+    Ok(Header {
+        name: &line[..name_len],
+        value,
+    })
+}
+
+/// OWS = *( SP / HTAB )
+pub fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}

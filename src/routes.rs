@@ -1,0 +1,105 @@
+//! The service's three routes. Knows methods and paths, nothing about sockets or syntax.
+
+use crate::http::request::Method;
+use crate::http::response::Response;
+
+/// `/health` fails on purpose, at a configurable rate, to show that the fleet rides out a
+/// flaky health check.
+#[derive(Debug, Clone, Copy)]
+pub struct Routes {
+    pub health_failure_rate: f64,
+}
+
+impl Routes {
+    pub fn respond(&self, method: Method, path: &str) -> Response<'static> {
+        let body: &'static [u8] = match path {
+            "/" => b"Hello World!",
+            "/ping" => b"Pong!",
+            "/health" => return self.health(method),
+            // OPTIONS * asks about the server as a whole (RFC 9110 §9.3.7).
+            "*" => return reply(200, b"", true),
+            _ if method == Method::Unknown => return not_implemented(),
+            _ => return reply(404, b"Not Found: no such path\n", false),
+        };
+        if is_allowed(method) {
+            reply(200, body, false)
+        } else {
+            method_not_allowed(method)
+        }
+    }
+
+    fn health(&self, method: Method) -> Response<'static> {
+        if !is_allowed(method) {
+            return method_not_allowed(method);
+        }
+        // fastrand::f64() is in [0, 1): a rate of 0 never fails, a rate of 1 always does.
+        if fastrand::f64() < self.health_failure_rate {
+            reply(500, b"Unhealthy: simulated failure\n", false)
+        } else {
+            reply(200, b"OK", false)
+        }
+    }
+}
+
+fn is_allowed(method: Method) -> bool {
+    matches!(method, Method::Get | Method::Head)
+}
+
+fn method_not_allowed(method: Method) -> Response<'static> {
+    if method == Method::Unknown {
+        not_implemented()
+    } else {
+        reply(405, b"Method Not Allowed: use GET or HEAD\n", true)
+    }
+}
+
+fn not_implemented() -> Response<'static> {
+    reply(501, b"Not Implemented: unknown request method\n", false)
+}
+
+fn reply(status: u16, body: &'static [u8], allow: bool) -> Response<'static> {
+    Response {
+        status,
+        body,
+        allow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEADY: Routes = Routes {
+        health_failure_rate: 0.0,
+    };
+
+    #[test]
+    fn answers_the_three_routes() {
+        assert_eq!(STEADY.respond(Method::Get, "/").body, b"Hello World!");
+        assert_eq!(STEADY.respond(Method::Get, "/ping").body, b"Pong!");
+        assert_eq!(STEADY.respond(Method::Get, "/health").status, 200);
+        assert_eq!(STEADY.respond(Method::Head, "/ping").status, 200);
+    }
+
+    #[test]
+    fn refuses_other_methods_and_paths() {
+        let post = STEADY.respond(Method::Post, "/ping");
+        assert_eq!((post.status, post.allow), (405, true));
+        assert_eq!(STEADY.respond(Method::Delete, "/health").status, 405);
+        assert_eq!(STEADY.respond(Method::Get, "/nope").status, 404);
+        assert_eq!(STEADY.respond(Method::Get, "/ping/").status, 404);
+        assert_eq!(STEADY.respond(Method::Unknown, "/").status, 501);
+        assert_eq!(STEADY.respond(Method::Unknown, "/nope").status, 501);
+    }
+
+    #[test]
+    fn health_failure_rate_is_pinnable() {
+        let broken = Routes {
+            health_failure_rate: 1.0,
+        };
+        for _ in 0..100 {
+            assert_eq!(broken.respond(Method::Get, "/health").status, 500);
+            assert_eq!(STEADY.respond(Method::Get, "/health").status, 200);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! SIGTERM and SIGINT, delivered to a thread instead of a handler.
+//!
+//! std has no signal API, so this declares the few C library functions it needs (std
+//! already links the C library). The signals are blocked in every thread and collected
+//! by `sigwait` in one: no async-signal-safety puzzles, and it works as PID 1 in a
+//! container too, where a signal without a handler would be dropped, because the kernel
+//! never drops a blocked signal.
+
+use std::ffi::c_int;
+use std::thread;
+
+const SIG_BLOCK: c_int = 0;
+const SIGINT: c_int = 2;
+const SIGTERM: c_int = 15;
+
+/// sigset_t is 128 bytes in both glibc and musl; the C functions fill it in.
+#[repr(C, align(8))]
+struct SigSet([u8; 128]);
+
+unsafe extern "C" {
+    fn sigemptyset(set: *mut SigSet) -> c_int;
+    fn sigaddset(set: *mut SigSet, signum: c_int) -> c_int;
+    fn pthread_sigmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int;
+    fn sigwait(set: *const SigSet, sig: *mut c_int) -> c_int;
+}
+
+fn termination_signals() -> SigSet {
+    let mut set = SigSet([0; 128]);
+    // SAFETY: `set` is a valid, writable sigset_t-sized buffer.
+    unsafe {
+        sigemptyset(&mut set);
+        sigaddset(&mut set, SIGTERM);
+        sigaddset(&mut set, SIGINT);
+    }
+    set
+}
+
+/// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts later.
+/// Call it first thing in `main`, before any thread exists.
+pub fn block_termination() {
+    let set = termination_signals();
+    // SAFETY: `set` is initialised; a null old-set pointer is allowed.
+    let rc = unsafe { pthread_sigmask(SIG_BLOCK, &set, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "pthread_sigmask failed");
+}
+
+/// Runs `on_signal` with the signal's name once SIGTERM or SIGINT arrives.
+pub fn on_termination(on_signal: impl FnOnce(&'static str) + Send + 'static) {
+    thread::Builder::new()
+        .name("signals".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let set = termination_signals();
+            let mut signal: c_int = 0;
+            // SAFETY: both pointers are valid for the duration of the call.
+            let rc = unsafe { sigwait(&set, &mut signal) };
+            let name = match (rc, signal) {
+                (0, SIGINT) => "SIGINT",
+                (0, _) => "SIGTERM",
+                _ => return,
+            };
+            on_signal(name);
+        })
+        .expect("cannot start the signal thread");
+}
