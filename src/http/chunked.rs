@@ -186,3 +186,103 @@ fn expect_lf(b: u8) -> Result<(), ChunkedError> {
         Err(ChunkedError::MissingCrlf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in pieces of `step` bytes; returns the bytes after the body.
+    fn decode_in_steps(input: &[u8], step: usize) -> Result<&[u8], ChunkedError> {
+        let mut decoder = ChunkedDecoder::default();
+        let mut pos = 0;
+        while !decoder.is_done() {
+            assert!(pos < input.len(), "decoder wants more than the input has");
+            let end = (pos + step).min(input.len());
+            pos += decoder.feed(&input[pos..end])?;
+        }
+        Ok(&input[pos..])
+    }
+
+    fn decode(input: &[u8]) -> Result<&[u8], ChunkedError> {
+        decode_in_steps(input, input.len())
+    }
+
+    #[test]
+    fn finds_the_end_of_a_chunked_body_however_it_arrives() {
+        let body = b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET /";
+        for step in [1, 2, 3, 7, body.len()] {
+            assert_eq!(
+                decode_in_steps(body, step),
+                Ok(&b"GET /"[..]),
+                "step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_trailers_and_extensions() {
+        assert_eq!(
+            decode(b"0;ext\r\nX-Trailer: 1\r\nY: 2\r\n\r\nrest"),
+            Ok(&b"rest"[..])
+        );
+        assert_eq!(decode(b"A \r\n0123456789\r\n000\r\n\r\n"), Ok(&b""[..]));
+    }
+
+    #[test]
+    fn refuses_malformed_framing() {
+        assert_eq!(decode(b"\r\n"), Err(ChunkedError::InvalidSize));
+        assert_eq!(decode(b"x\r\n"), Err(ChunkedError::InvalidSize));
+        assert_eq!(decode(b"-1\r\n"), Err(ChunkedError::InvalidSize));
+        assert_eq!(
+            decode(b"5\nhello\r\n0\r\n\r\n"),
+            Err(ChunkedError::InvalidSize)
+        );
+        assert_eq!(
+            decode(b"5\r\nhello0\r\n\r\n"),
+            Err(ChunkedError::MissingCrlf)
+        );
+        assert_eq!(
+            decode(b"5\r\nhello\n0\r\n\r\n"),
+            Err(ChunkedError::MissingCrlf)
+        );
+        assert_eq!(decode(b"5\r\x00"), Err(ChunkedError::MissingCrlf));
+        assert_eq!(decode(b"5;a\x00\r\n"), Err(ChunkedError::InvalidExtension));
+        assert_eq!(
+            decode(b"0\r\nX: \x01\r\n\r\n"),
+            Err(ChunkedError::InvalidTrailer)
+        );
+        assert_eq!(decode(b"0\r\n\rX"), Err(ChunkedError::MissingCrlf));
+        let long_ext = format!("1;{}\r\n", "e".repeat(MAX_EXTENSION_LEN + 1));
+        assert_eq!(
+            decode(long_ext.as_bytes()),
+            Err(ChunkedError::InvalidExtension)
+        );
+    }
+
+    #[test]
+    fn bounds_the_body_and_the_trailers() {
+        let too_big = format!("{:x}\r\n", MAX_BODY_LEN + 1);
+        assert_eq!(decode(too_big.as_bytes()), Err(ChunkedError::BodyTooLarge));
+        assert_eq!(
+            decode(b"00000000000000001\r\n"),
+            Err(ChunkedError::BodyTooLarge)
+        );
+        assert_eq!(
+            decode(b"ffffffffffffffffffff\r\n"),
+            Err(ChunkedError::BodyTooLarge)
+        );
+        // Many small chunks add up.
+        let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "a".repeat(64 * 1024));
+        let many = chunk.repeat(17);
+        assert_eq!(
+            decode_in_steps(many.as_bytes(), 4096),
+            Err(ChunkedError::BodyTooLarge)
+        );
+        let trailer = format!("0\r\nX: {}\r\n\r\n", "v".repeat(MAX_FIELD_SECTION));
+        assert_eq!(
+            decode(trailer.as_bytes()),
+            Err(ChunkedError::TrailerTooLarge)
+        );
+        assert_eq!(ChunkedError::BodyTooLarge.status(), 413);
+    }
+}

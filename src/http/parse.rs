@@ -247,7 +247,9 @@ fn parse_field_line(line: &[u8]) -> Result<Header<'_>, ParseError> {
     let name_len = line.iter().take_while(|&&b| is_tchar(b)).count();
     match line.get(name_len) {
         Some(b':') if name_len > 0 => {}
-        Some(b' ' | b'\t') if name_len > 0 => return Err(ParseError::WhitespaceBeforeColon),
+        Some(b' ' | b'\t') if name_len > 0 && trim_ows(&line[name_len..]).starts_with(b":") => {
+            return Err(ParseError::WhitespaceBeforeColon);
+        }
         _ => return Err(ParseError::InvalidHeaderName),
     }
     let value = trim_ows(&line[name_len + 1..]);
@@ -273,4 +275,224 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `input`, returning the head's parts as owned strings for easy comparison.
+    fn parse(
+        input: &[u8],
+    ) -> Result<Option<(String, String, Version, Vec<(String, String)>, usize)>, ParseError> {
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        Ok(match parse_head(input, &mut storage)? {
+            Status::Partial => None,
+            Status::Complete { head, len } => {
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let headers = head
+                    .headers
+                    .iter()
+                    .map(|h| (text(h.name), text(h.value)))
+                    .collect();
+                Some((
+                    text(head.method),
+                    text(head.target),
+                    head.version,
+                    headers,
+                    len,
+                ))
+            }
+        })
+    }
+
+    fn err(input: &[u8]) -> ParseError {
+        parse(input).expect_err("should be refused")
+    }
+
+    #[test]
+    fn parses_a_simple_request() {
+        let input = b"GET /ping?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept:  */* \r\n\r\nNEXT";
+        let (method, target, version, headers, len) = parse(input).unwrap().unwrap();
+        assert_eq!(
+            (method.as_str(), target.as_str(), version),
+            ("GET", "/ping?x=1", Version::Http11)
+        );
+        assert_eq!(
+            headers,
+            vec![
+                ("Host".into(), "example.com".into()),
+                ("Accept".into(), "*/*".into())
+            ]
+        );
+        assert_eq!(&input[len..], b"NEXT", "the head ends after its empty line");
+    }
+
+    #[test]
+    fn asks_for_more_until_the_head_is_complete() {
+        let full = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(parse(&full[..cut]), Ok(None), "prefix of {cut} bytes");
+        }
+        assert!(parse(full).unwrap().is_some());
+    }
+
+    #[test]
+    fn skips_empty_lines_before_the_request_line() {
+        let (_, target, ..) = parse(b"\r\n\r\nGET /a HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert_eq!(target, "/a");
+    }
+
+    #[test]
+    fn reads_versions() {
+        let version =
+            |v: &str| parse(format!("GET / {v}\r\n\r\n").as_bytes()).map(|h| h.unwrap().2);
+        assert_eq!(version("HTTP/1.0"), Ok(Version::Http10));
+        assert_eq!(version("HTTP/1.1"), Ok(Version::Http11));
+        assert_eq!(version("HTTP/1.9"), Ok(Version::Http11));
+        assert_eq!(version("HTTP/2.0"), Err(ParseError::UnsupportedVersion));
+        assert_eq!(version("HTTP/0.9"), Err(ParseError::UnsupportedVersion));
+        assert_eq!(version("HTTP/1.10"), Err(ParseError::InvalidVersion));
+        assert_eq!(version("http/1.1"), Err(ParseError::InvalidVersion));
+        assert_eq!(version("HTTP/1.1 "), Err(ParseError::InvalidVersion));
+        assert_eq!(version(""), Err(ParseError::InvalidVersion));
+    }
+
+    #[test]
+    fn refuses_malformed_request_lines() {
+        assert_eq!(err(b"GET  / HTTP/1.1\r\n\r\n"), ParseError::InvalidTarget);
+        assert_eq!(err(b"GET /\r\n\r\n"), ParseError::InvalidVersion);
+        assert_eq!(err(b"G(T / HTTP/1.1\r\n\r\n"), ParseError::InvalidMethod);
+        assert_eq!(err(b" GET / HTTP/1.1\r\n\r\n"), ParseError::InvalidMethod);
+        assert_eq!(
+            err(b"GET /a\x01b HTTP/1.1\r\n\r\n"),
+            ParseError::InvalidTarget
+        );
+        assert_eq!(
+            err(b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n"),
+            ParseError::InvalidTarget
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\rX\r\n\r\n"),
+            ParseError::BareCarriageReturn
+        );
+    }
+
+    #[test]
+    fn refuses_garbage_before_the_line_is_complete() {
+        // A TLS ClientHello on the plain-text port gets its 400 at once.
+        assert_eq!(err(b"\x16\x03\x01\x02\x00"), ParseError::InvalidMethod);
+        assert_eq!(err(b"GET\x00"), ParseError::InvalidMethod);
+        assert_eq!(parse(b"GET"), Ok(None));
+        assert_eq!(parse(b"\r"), Ok(None));
+    }
+
+    #[test]
+    fn requires_crlf_line_endings() {
+        assert_eq!(err(b"GET / HTTP/1.1\n\n"), ParseError::BareLineFeed);
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: a\n\r\n"),
+            ParseError::BareLineFeed
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: a\r\n\n"),
+            ParseError::BareLineFeed
+        );
+        assert_eq!(err(b"\nGET / HTTP/1.1\r\n\r\n"), ParseError::BareLineFeed);
+    }
+
+    #[test]
+    fn bounds_the_target() {
+        let target = "/".repeat(MAX_TARGET_LEN);
+        assert!(
+            parse(format!("GET {target} HTTP/1.1\r\n\r\n").as_bytes())
+                .unwrap()
+                .is_some()
+        );
+        let long = "/".repeat(MAX_TARGET_LEN + 1);
+        assert_eq!(
+            err(format!("GET {long} HTTP/1.1\r\n\r\n").as_bytes()),
+            ParseError::TargetTooLong
+        );
+        // Refused before the line ends: the client need not send all of it.
+        let endless = format!("GET {}", "/".repeat(MAX_REQUEST_LINE));
+        assert_eq!(err(endless.as_bytes()), ParseError::TargetTooLong);
+    }
+
+    #[test]
+    fn refuses_invalid_header_lines() {
+        let head = |line: &str| format!("GET / HTTP/1.1\r\n{line}\r\n\r\n");
+        assert_eq!(
+            err(head("Host : a").as_bytes()),
+            ParseError::WhitespaceBeforeColon
+        );
+        assert_eq!(
+            err(head("Host\t: a").as_bytes()),
+            ParseError::WhitespaceBeforeColon
+        );
+        assert_eq!(
+            err(head("Ho(st: a").as_bytes()),
+            ParseError::InvalidHeaderName
+        );
+        assert_eq!(err(head(": a").as_bytes()), ParseError::InvalidHeaderName);
+        assert_eq!(
+            err(head("Host a").as_bytes()),
+            ParseError::InvalidHeaderName
+        );
+        assert_eq!(
+            err(head("X: a\x00b").as_bytes()),
+            ParseError::InvalidHeaderValue
+        );
+        assert_eq!(
+            err(head("X: a\x7fb").as_bytes()),
+            ParseError::InvalidHeaderValue
+        );
+        assert_eq!(
+            err(head("X: a\rb").as_bytes()),
+            ParseError::BareCarriageReturn
+        );
+        assert_eq!(
+            err(head("X: a\r\n  folded").as_bytes()),
+            ParseError::ObsoleteLineFolding
+        );
+        assert_eq!(
+            err(head("X: a\r\n\tfolded").as_bytes()),
+            ParseError::ObsoleteLineFolding
+        );
+    }
+
+    #[test]
+    fn accepts_valid_unusual_header_values() {
+        let input = b"GET / HTTP/1.1\r\nX-Empty:\r\nX-Tab: a\tb\r\nX-Obs: caf\xc3\xa9\r\n\r\n";
+        let (.., headers, _) = parse(input).unwrap().unwrap();
+        assert_eq!(headers[0].1, "");
+        assert_eq!(headers[1].1, "a\tb");
+        assert_eq!(headers[2].1, "café");
+    }
+
+    #[test]
+    fn bounds_the_header_section() {
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert_eq!(
+            err(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()),
+            ParseError::TooManyHeaders
+        );
+        let huge = format!(
+            "GET / HTTP/1.1\r\nX: {}\r\n\r\n",
+            "v".repeat(MAX_FIELD_SECTION)
+        );
+        assert_eq!(err(huge.as_bytes()), ParseError::FieldSectionTooLarge);
+        // Refused while still incomplete too.
+        let partial = format!("GET / HTTP/1.1\r\nX: {}", "v".repeat(MAX_FIELD_SECTION + 1));
+        assert_eq!(err(partial.as_bytes()), ParseError::FieldSectionTooLarge);
+    }
+
+    #[test]
+    fn maps_errors_to_statuses() {
+        assert_eq!(ParseError::TargetTooLong.status(), 414);
+        assert_eq!(ParseError::TooManyHeaders.status(), 431);
+        assert_eq!(ParseError::FieldSectionTooLarge.status(), 431);
+        assert_eq!(ParseError::UnsupportedVersion.status(), 505);
+        assert_eq!(ParseError::ObsoleteLineFolding.status(), 400);
+    }
 }

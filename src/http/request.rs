@@ -284,3 +284,236 @@ fn is_valid_host(value: &[u8]) -> bool {
         .iter()
         .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(&b))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse::{MAX_HEADERS, Status, parse_head};
+
+    fn interpret_text(
+        head: &str,
+    ) -> Result<(Method, String, bool, BodyFraming, bool), RequestError> {
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let Ok(Status::Complete { head, .. }) = parse_head(head.as_bytes(), &mut storage) else {
+            panic!("test input must be a valid head: {head:?}");
+        };
+        interpret(&head).map(|r| {
+            (
+                r.method,
+                r.path.to_string(),
+                r.keep_alive,
+                r.body,
+                r.expect_continue,
+            )
+        })
+    }
+
+    fn get(
+        target: &str,
+        headers: &str,
+    ) -> Result<(Method, String, bool, BodyFraming, bool), RequestError> {
+        interpret_text(&format!(
+            "GET {target} HTTP/1.1\r\nHost: h\r\n{headers}\r\n"
+        ))
+    }
+
+    fn path(target: &str) -> Result<String, RequestError> {
+        get(target, "").map(|r| r.1)
+    }
+
+    fn framing(headers: &str) -> Result<BodyFraming, RequestError> {
+        interpret_text(&format!("POST / HTTP/1.1\r\nHost: h\r\n{headers}\r\n")).map(|r| r.3)
+    }
+
+    #[test]
+    fn routes_by_path_without_the_query() {
+        assert_eq!(path("/ping?x=1"), Ok("/ping".into()));
+        assert_eq!(path("/?"), Ok("/".into()));
+        assert_eq!(path("http://example.com/ping"), Ok("/ping".into()));
+        assert_eq!(
+            path("HTTP://example.com:8080/health?a"),
+            Ok("/health".into())
+        );
+        assert_eq!(path("https://example.com"), Ok("/".into()));
+        assert_eq!(path("http://example.com?q"), Ok("/".into()));
+    }
+
+    #[test]
+    fn refuses_targets_that_are_not_origin_or_absolute_form() {
+        assert_eq!(path("ping"), Err(RequestError::InvalidTarget));
+        assert_eq!(path("http:///ping"), Err(RequestError::InvalidTarget));
+        assert_eq!(path("ftp://h/ping"), Err(RequestError::InvalidTarget));
+        assert_eq!(path("/ping#frag"), Err(RequestError::InvalidTarget));
+        assert_eq!(path("*"), Err(RequestError::InvalidTarget));
+        let options = interpret_text("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        assert_eq!((options.0, options.1.as_str()), (Method::Options, "*"));
+    }
+
+    #[test]
+    fn knows_methods_case_sensitively() {
+        let method = |m: &str| {
+            interpret_text(&format!("{m} / HTTP/1.1\r\nHost: h\r\n\r\n"))
+                .unwrap()
+                .0
+        };
+        assert_eq!(method("GET"), Method::Get);
+        assert_eq!(method("HEAD"), Method::Head);
+        assert_eq!(method("DELETE"), Method::Delete);
+        assert_eq!(method("get"), Method::Unknown);
+        assert_eq!(method("BREW"), Method::Unknown);
+    }
+
+    #[test]
+    fn requires_exactly_one_valid_host_on_http11() {
+        assert_eq!(
+            interpret_text("GET / HTTP/1.1\r\n\r\n"),
+            Err(RequestError::MissingHost)
+        );
+        assert_eq!(
+            get("/", "Host: other\r\n"),
+            Err(RequestError::DuplicateHost)
+        );
+        assert_eq!(
+            interpret_text("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            Err(RequestError::InvalidHost)
+        );
+        assert_eq!(
+            interpret_text("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            Err(RequestError::InvalidHost)
+        );
+        assert!(interpret_text("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").is_ok());
+        assert!(interpret_text("GET / HTTP/1.1\r\nHost:\r\n\r\n").is_ok());
+        assert!(
+            interpret_text("GET / HTTP/1.0\r\n\r\n").is_ok(),
+            "1.0 needs no Host"
+        );
+    }
+
+    #[test]
+    fn decides_keep_alive_by_version_and_connection() {
+        let keep = |head: &str| interpret_text(head).unwrap().2;
+        assert!(keep("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        assert!(!keep(
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!keep(
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n"
+        ));
+        assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
+        assert!(keep("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
+        assert!(!keep(
+            "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n"
+        ));
+    }
+
+    #[test]
+    fn frames_bodies_by_content_length() {
+        assert_eq!(framing(""), Ok(BodyFraming::None));
+        assert_eq!(framing("Content-Length: 0\r\n"), Ok(BodyFraming::None));
+        assert_eq!(framing("Content-Length: 5\r\n"), Ok(BodyFraming::Length(5)));
+        assert_eq!(
+            framing("Content-Length: 5, 5\r\n"),
+            Ok(BodyFraming::Length(5))
+        );
+        assert_eq!(
+            framing("Content-Length: 5\r\nContent-Length: 5\r\n"),
+            Ok(BodyFraming::Length(5))
+        );
+        assert_eq!(
+            framing(&format!("Content-Length: {MAX_BODY_LEN}\r\n")),
+            Ok(BodyFraming::Length(MAX_BODY_LEN))
+        );
+    }
+
+    #[test]
+    fn refuses_ambiguous_or_excessive_content_length() {
+        use RequestError::*;
+        assert_eq!(
+            framing("Content-Length: 5, 6\r\n"),
+            Err(ConflictingContentLength)
+        );
+        assert_eq!(
+            framing("Content-Length: 5\r\nContent-Length: 6\r\n"),
+            Err(ConflictingContentLength)
+        );
+        assert_eq!(framing("Content-Length: -1\r\n"), Err(InvalidContentLength));
+        assert_eq!(framing("Content-Length: +5\r\n"), Err(InvalidContentLength));
+        assert_eq!(
+            framing("Content-Length: 0x10\r\n"),
+            Err(InvalidContentLength)
+        );
+        assert_eq!(
+            framing("Content-Length: 1 2\r\n"),
+            Err(InvalidContentLength)
+        );
+        assert_eq!(framing("Content-Length:\r\n"), Err(InvalidContentLength));
+        assert_eq!(
+            framing(&format!("Content-Length: {}\r\n", MAX_BODY_LEN + 1)),
+            Err(BodyTooLarge)
+        );
+        assert_eq!(
+            framing("Content-Length: 99999999999999999999999\r\n"),
+            Err(BodyTooLarge)
+        );
+        assert_eq!(BodyTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn accepts_only_plain_chunked_transfer_coding() {
+        use RequestError::*;
+        assert_eq!(
+            framing("Transfer-Encoding: chunked\r\n"),
+            Ok(BodyFraming::Chunked)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: Chunked\r\n"),
+            Ok(BodyFraming::Chunked)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: gzip, chunked\r\n"),
+            Err(UnsupportedTransferCoding)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: gzip\r\n"),
+            Err(UnsupportedTransferCoding)
+        );
+        assert_eq!(UnsupportedTransferCoding.status(), 501);
+        assert_eq!(
+            framing("Transfer-Encoding: chunked, gzip\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: chunked, chunked\r\n"),
+            Err(ChunkedNotFinal)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: \r\n"),
+            Err(EmptyTransferEncoding)
+        );
+        assert_eq!(
+            framing("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"),
+            Err(ContentLengthWithTransferEncoding)
+        );
+        assert_eq!(
+            interpret_text("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n").map(|r| r.3),
+            Err(TransferEncodingInHttp10)
+        );
+    }
+
+    #[test]
+    fn honours_only_the_100_continue_expectation() {
+        assert_eq!(get("/", "Expect: 100-continue\r\n").map(|r| r.4), Ok(true));
+        assert_eq!(get("/", "Expect: 100-Continue\r\n").map(|r| r.4), Ok(true));
+        assert_eq!(
+            get("/", "Expect: teapot\r\n"),
+            Err(RequestError::UnsupportedExpectation)
+        );
+        assert_eq!(RequestError::UnsupportedExpectation.status(), 417);
+        let http10 = interpret_text("GET / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").unwrap();
+        assert!(!http10.4, "a 1.0 client never gets 100 Continue");
+    }
+}
