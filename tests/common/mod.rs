@@ -1,0 +1,213 @@
+//! Runs the real binary on an ephemeral loopback port and speaks raw HTTP to it.
+#![allow(dead_code)] // each test file uses a different part of this kit
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_micro-service");
+/// Generous: a loaded CI machine must not turn into a flaky test.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Service {
+    child: Child,
+    pub addr: SocketAddr,
+    /// stdout lines after the startup line (access log, shutdown messages).
+    pub lines: Receiver<String>,
+}
+
+impl Service {
+    /// Starts the service with test-friendly defaults that `env` may override.
+    pub fn start(env: &[(&str, &str)]) -> Service {
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .envs([
+                ("PORT", "0"),
+                ("BIND", "127.0.0.1"),
+                ("ACCESS_LOG", "off"),
+                ("HEALTH_FAILURE_RATE", "0"),
+            ])
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("spawn micro-service");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(IO_TIMEOUT)
+            .expect("the service prints its address when it listens");
+        let addr = first
+            .rsplit(' ')
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"));
+        Service { child, addr, lines }
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream
+    }
+
+    /// Sends `raw` on a fresh connection and reads one reply.
+    pub fn exchange(&self, raw: &[u8]) -> Reply {
+        let mut client = Client::new(self.connect());
+        client.send(raw);
+        client.reply()
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.exchange(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, up to `limit`; returns its status and how long it took.
+    pub fn wait_exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, start.elapsed());
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the service did not exit within {limit:?}"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn closes(&self) -> bool {
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+    }
+}
+
+/// One connection, read through a buffer so that pipelined replies can be split.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn new(stream: TcpStream) -> Client {
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.reader.get_ref()
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        self.reader.get_mut().write_all(raw).expect("send");
+    }
+
+    /// Reads one reply, its body framed by Content-Length.
+    pub fn reply(&mut self) -> Reply {
+        self.read_reply(false)
+    }
+
+    /// Reads the reply to a HEAD request: Content-Length describes a body that is not sent.
+    pub fn head_reply(&mut self) -> Reply {
+        self.read_reply(true)
+    }
+
+    fn read_reply(&mut self, head_only: bool) -> Reply {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read status line");
+        assert!(line.ends_with("\r\n"), "truncated status line {line:?}");
+        let mut parts = line.trim_end().splitn(3, ' ');
+        assert_eq!(parts.next(), Some("HTTP/1.1"), "status line {line:?}");
+        let status = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .expect("status code");
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).expect("read header");
+            assert!(line.ends_with("\r\n"), "truncated header {line:?}");
+            if line == "\r\n" {
+                break;
+            }
+            let (name, value) = line.trim_end().split_once(": ").expect("header syntax");
+            headers.push((name.to_string(), value.to_string()));
+        }
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if status >= 200 && !head_only {
+            let len: usize = reply
+                .header("content-length")
+                .expect("every final reply has a Content-Length")
+                .parse()
+                .expect("numeric Content-Length");
+            reply.body.resize(len, 0);
+            self.reader.read_exact(&mut reply.body).expect("read body");
+        }
+        reply
+    }
+
+    /// True once the server has closed the connection (reads end of stream).
+    pub fn is_closed_by_server(&mut self) -> bool {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => rest.is_empty(),
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
