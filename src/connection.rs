@@ -36,6 +36,8 @@ pub struct Context {
 pub struct Accepted {
     pub stream: TcpStream,
     pub peer: SocketAddr,
+    /// The first request's deadline runs from here: time spent queued counts.
+    pub at: Instant,
 }
 
 /// Why a connection ends early.
@@ -126,7 +128,7 @@ impl Worker {
             registration: ctx.slots.register(self.index, &stream),
             peer: accepted.peer,
             read_timeout: None,
-            started: None,
+            started: Some(accepted.at),
         };
         self.input.clear();
         self.output.clear();
@@ -213,27 +215,36 @@ impl Worker {
         }
     }
 
-    /// Answers what is batched, then waits for more of a head (or for the next request on
-    /// an idle keep-alive connection), within the idle or the request deadline.
+    /// Answers what is batched, then waits for more of a head: on an idle keep-alive
+    /// connection within the idle timeout, otherwise within the request deadline (which
+    /// for a new connection runs from its accept).
     fn wait_for_head_bytes(&mut self, conn: &mut Conn<'_>) -> Result<(), Close> {
         self.flush(conn)?;
-        let idle = self.input.is_empty();
+        let idle = conn.started.is_none() && self.input.is_empty();
+        // With nothing received there is nothing to answer: a timeout closes quietly.
+        let give_up = if self.input.is_empty() {
+            Close::Quietly
+        } else {
+            Close::error(408, "request head not received in time")
+        };
         let timeout = if idle {
-            if !conn.registration.wait(Phase::Idle) {
+            if !conn.registration.wait(Phase::Idle, Instant::now()) {
                 return Err(Close::Quietly);
             }
             self.ctx.idle_timeout
         } else {
-            if !conn.registration.wait(Phase::ReadingHead) {
-                return Err(Close::error(408, "request head not received in time"));
+            let started = conn.started();
+            if !conn.registration.wait(Phase::ReadingHead, started) {
+                return Err(give_up);
             }
-            self.time_left(conn)?
+            match self.time_left(conn) {
+                Ok(left) => left,
+                Err(_) => return Err(give_up),
+            }
         };
         conn.set_read_timeout(timeout)?;
         match self.input.read_from(&mut conn.stream) {
-            Ok(0) if !idle && conn.registration.was_evicted() => {
-                Err(Close::error(408, "request head not received in time"))
-            }
+            Ok(0) if conn.registration.was_evicted() => Err(give_up),
             Ok(0) => Err(Close::Quietly),
             Ok(_) => {
                 conn.registration.busy();
@@ -242,9 +253,7 @@ impl Worker {
                 }
                 Ok(())
             }
-            Err(e) if is_timeout(&e) && !idle => {
-                Err(Close::error(408, "request not received in time"))
-            }
+            Err(e) if is_timeout(&e) && !idle => Err(give_up),
             Err(_) => Err(Close::Quietly),
         }
     }
@@ -350,7 +359,9 @@ impl Worker {
     /// Closes our side, then drops what the client still sends for a moment, so that its
     /// unread data does not make the kernel reset the connection under our last answer.
     fn linger(&mut self, conn: &mut Conn<'_>) {
-        if !conn.registration.wait(Phase::Idle) || conn.stream.shutdown(Shutdown::Write).is_err() {
+        if !conn.registration.wait(Phase::Idle, Instant::now())
+            || conn.stream.shutdown(Shutdown::Write).is_err()
+        {
             return;
         }
         let deadline = Instant::now() + LINGER_TIME;

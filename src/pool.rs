@@ -134,6 +134,11 @@ impl<T: Send + 'static> Pool<T> {
         true
     }
 
+    /// Jobs waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
     #[cfg(test)]
     pub fn started(&self) -> usize {
         self.shared.lock().started

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 /// A request head still incomplete after this long is slow enough to be given up when
 /// new clients wait for a worker; a normal client sends its head in one packet.
 const STALLED_HEAD_AFTER: Duration = Duration::from_secs(1);
+/// How often to take workers back while connections wait for one.
+const RECLAIM_INTERVAL: Duration = Duration::from_millis(100);
 
 pub fn version() -> &'static str {
     env!("SERVICE_VERSION")
@@ -98,10 +100,11 @@ impl Server {
             slots: Slots::new(config.workers),
         });
         let worker_ctx = Arc::clone(&ctx);
-        let pool = Pool::new(config.workers, config.queue_size, move |index| {
+        let pool = Arc::new(Pool::new(config.workers, config.queue_size, move |index| {
             let mut worker = Worker::new(Arc::clone(&worker_ctx), index);
             move |accepted| worker.serve(accepted)
-        });
+        }));
+        let reclaimer = spawn_reclaimer(Arc::clone(&pool), Arc::clone(&ctx));
 
         while !self.stopping.load(Ordering::Acquire) {
             let (stream, peer) = match self.listener.accept() {
@@ -114,11 +117,13 @@ impl Server {
             if self.stopping.load(Ordering::Acquire) {
                 break;
             }
-            match pool.submit(Accepted { stream, peer }) {
+            let at = Instant::now();
+            match pool.submit(Accepted { stream, peer, at }) {
                 Submitted::Started => {}
-                // Every worker is busy: take one back from a client that is not using it.
+                // Every worker is busy: take one back now, and more until the queue drains.
                 Submitted::Queued => {
-                    ctx.slots.evict_one(STALLED_HEAD_AFTER);
+                    ctx.slots.evict(1, STALLED_HEAD_AFTER);
+                    reclaimer.thread().unpark();
                 }
                 Submitted::Rejected(accepted) => shed(accepted.stream, &ctx.server),
             }
@@ -127,8 +132,30 @@ impl Server {
         drop(self.listener);
         let deadline = Instant::now() + config.shutdown_timeout;
         ctx.slots.begin_shutdown();
+        reclaimer.thread().unpark();
         pool.shutdown(deadline)
     }
+}
+
+/// While connections wait in the queue, keeps taking workers back from clients that are
+/// not using them (idle, or stalled in their head), so that a queue full of slow clients
+/// drains too, not just one connection per accept. Sleeps while nothing waits.
+fn spawn_reclaimer(pool: Arc<Pool<Accepted>>, ctx: Arc<Context>) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name("reclaimer".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            while !ctx.slots.is_shutting_down() {
+                let waiting = pool.queued();
+                if waiting == 0 {
+                    thread::park();
+                    continue;
+                }
+                ctx.slots.evict(waiting, STALLED_HEAD_AFTER);
+                thread::sleep(RECLAIM_INTERVAL);
+            }
+        })
+        .expect("cannot start the reclaimer thread")
 }
 
 fn accept_failed(e: &io::Error) {

@@ -86,41 +86,44 @@ impl Slots {
         }
     }
 
-    /// Takes back one worker for a waiting client: the longest-idle keep-alive connection,
-    /// else the longest-stalled request head older than `stalled_after`. Returns whether
-    /// one was found.
-    pub fn evict_one(&self, stalled_after: Duration) -> bool {
+    /// Takes back up to `count` workers for waiting clients: idle keep-alive connections
+    /// first, longest idle first, then request heads begun more than `stalled_after` ago,
+    /// oldest first. Returns how many it took back.
+    pub fn evict(&self, count: usize, stalled_after: Duration) -> usize {
         let now = Instant::now();
-        let mut best: Option<(usize, Phase, Instant)> = None;
+        let mut candidates: Vec<(bool, Instant, usize)> = Vec::new();
         for worker in 0..self.slots.len() {
             let slot = self.lock(worker);
             if slot.fd.is_none() || slot.evicted {
                 continue;
             }
-            let candidate = match slot.phase {
-                Phase::Idle => true,
-                Phase::ReadingHead => now.duration_since(slot.since) >= stalled_after,
-                Phase::Busy => false,
-            };
-            let better = match best {
-                None => true,
-                Some((_, Phase::Idle, since)) => slot.phase == Phase::Idle && slot.since < since,
-                Some((_, _, since)) => slot.phase == Phase::Idle || slot.since < since,
-            };
-            if candidate && better {
-                best = Some((worker, slot.phase, slot.since));
+            match slot.phase {
+                Phase::Idle => candidates.push((false, slot.since, worker)),
+                Phase::ReadingHead if now.duration_since(slot.since) >= stalled_after => {
+                    candidates.push((true, slot.since, worker));
+                }
+                _ => {}
             }
         }
-        let Some((worker, phase, _)) = best else {
-            return false;
-        };
-        let mut slot = self.lock(worker);
-        // It may have moved on while the lock was released; then look no further.
-        if slot.fd.is_none() || slot.evicted || slot.phase != phase {
-            return false;
+        candidates.sort_unstable();
+        let mut evicted = 0;
+        for (stalled, since, worker) in candidates {
+            if evicted == count {
+                break;
+            }
+            let mut slot = self.lock(worker);
+            // It may have moved on while the lock was released.
+            let expected = if stalled {
+                Phase::ReadingHead
+            } else {
+                Phase::Idle
+            };
+            if slot.fd.is_some() && !slot.evicted && slot.phase == expected && slot.since == since {
+                evict(&mut slot);
+                evicted += 1;
+            }
         }
-        evict(&mut slot);
-        true
+        evicted
     }
 }
 
@@ -141,17 +144,16 @@ pub struct Registration<'a> {
 }
 
 impl Registration<'_> {
-    /// About to wait for the client. Returns false if the connection should close instead
-    /// (the server is shutting down and the connection is idle).
-    pub fn wait(&self, phase: Phase) -> bool {
+    /// About to wait for the client, in `phase` since `since` (the start of the idle time,
+    /// or of the request). Returns false if the connection should close instead: it was
+    /// taken back, or it is idle and the server is shutting down.
+    pub fn wait(&self, phase: Phase, since: Instant) -> bool {
         let mut slot = self.slots.lock(self.worker);
         if phase == Phase::Idle && self.slots.is_shutting_down() {
             return false;
         }
-        if slot.phase != phase {
-            slot.phase = phase;
-            slot.since = Instant::now();
-        }
+        slot.phase = phase;
+        slot.since = since;
         !slot.evicted
     }
 
@@ -193,16 +195,13 @@ mod tests {
         let (busy, _c2) = pair();
         let idle_reg = slots.register(0, &idle);
         let _busy_reg = slots.register(1, &busy);
-        assert!(idle_reg.wait(Phase::Idle));
-        assert!(slots.evict_one(Duration::from_secs(1)));
+        assert!(idle_reg.wait(Phase::Idle, Instant::now()));
+        assert_eq!(slots.evict(5, Duration::from_secs(1)), 1);
         assert!(idle_reg.was_evicted());
         // The blocked read a worker would be in returns end-of-stream at once.
         let mut buf = [0u8; 8];
         assert_eq!((&idle).read(&mut buf).unwrap(), 0);
-        assert!(
-            !slots.evict_one(Duration::from_secs(1)),
-            "busy is never evicted"
-        );
+        assert_eq!(slots.evict(5, Duration::ZERO), 0, "busy is never evicted");
     }
 
     #[test]
@@ -210,13 +209,27 @@ mod tests {
         let slots = Slots::new(1);
         let (conn, _client) = pair();
         let reg = slots.register(0, &conn);
-        assert!(reg.wait(Phase::ReadingHead));
-        assert!(!slots.evict_one(Duration::from_secs(60)));
-        assert!(slots.evict_one(Duration::ZERO));
+        assert!(reg.wait(Phase::ReadingHead, Instant::now()));
+        assert_eq!(slots.evict(1, Duration::from_secs(60)), 0);
+        assert_eq!(slots.evict(1, Duration::ZERO), 1);
         assert!(
-            !reg.wait(Phase::ReadingHead),
+            !reg.wait(Phase::ReadingHead, Instant::now()),
             "an evicted connection stops waiting"
         );
+    }
+
+    #[test]
+    fn evicts_idle_before_stalled_and_oldest_first() {
+        let slots = Slots::new(3);
+        let conns: Vec<_> = (0..3).map(|_| pair()).collect();
+        let regs: Vec<_> = (0..3).map(|i| slots.register(i, &conns[i].0)).collect();
+        let old = Instant::now() - Duration::from_secs(10);
+        assert!(regs[0].wait(Phase::ReadingHead, old));
+        assert!(regs[1].wait(Phase::Idle, Instant::now()));
+        assert!(regs[2].wait(Phase::Idle, old));
+        assert_eq!(slots.evict(2, Duration::from_secs(1)), 2);
+        assert!(regs[2].was_evicted() && regs[1].was_evicted());
+        assert!(!regs[0].was_evicted());
     }
 
     #[test]
@@ -226,13 +239,13 @@ mod tests {
         let (b, _cb) = pair();
         let reg_a = slots.register(0, &a);
         let reg_b = slots.register(1, &b);
-        assert!(reg_a.wait(Phase::Idle));
+        assert!(reg_a.wait(Phase::Idle, Instant::now()));
         reg_b.busy();
         slots.begin_shutdown();
         assert!(reg_a.was_evicted());
         assert!(!reg_b.was_evicted());
         assert!(
-            !reg_b.wait(Phase::Idle),
+            !reg_b.wait(Phase::Idle, Instant::now()),
             "idle after shutdown began means close"
         );
     }

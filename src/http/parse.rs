@@ -281,10 +281,11 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// method, target, version, headers, head length
+    type Owned = (String, String, Version, Vec<(String, String)>, usize);
+
     /// Parses `input`, returning the head's parts as owned strings for easy comparison.
-    fn parse(
-        input: &[u8],
-    ) -> Result<Option<(String, String, Version, Vec<(String, String)>, usize)>, ParseError> {
+    fn parse(input: &[u8]) -> Result<Option<Owned>, ParseError> {
         let mut storage = [Header::EMPTY; MAX_HEADERS];
         Ok(match parse_head(input, &mut storage)? {
             Status::Partial => None,
