@@ -1,0 +1,194 @@
+//! Start-up, configuration, the health-check command, the access log and graceful
+//! shutdown, as an operator or a container runtime sees them.
+
+mod common;
+use common::{BIN, Client, IO_TIMEOUT, Service};
+use std::net::TcpStream;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
+    let mut service = Service::start(&[]);
+    let mut in_flight = Client::new(service.connect());
+    in_flight.send(b"GET /ping HTTP/1.1\r\nHost: t\r\n");
+    let mut idle = Client::new(service.connect());
+    idle.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(idle.reply().status, 200);
+    thread::sleep(Duration::from_millis(100));
+
+    service.signal("TERM");
+    thread::sleep(Duration::from_millis(300));
+    assert!(
+        idle.is_closed_by_server(),
+        "idle keep-alive connections are closed"
+    );
+    assert!(
+        TcpStream::connect(service.addr).is_err(),
+        "no new connections once stopping"
+    );
+    assert!(
+        service.is_running(),
+        "still finishing the request in flight"
+    );
+
+    in_flight.send(b"\r\n");
+    let reply = in_flight.reply();
+    assert_eq!(reply.body_text(), "Pong!");
+    assert!(reply.closes(), "the last answer says the connection closes");
+    let (status, took) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    println!("exited {took:?} after the last request");
+    let lines: Vec<String> = service.lines.try_iter().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("received SIGTERM")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "shutdown complete"), "{lines:?}");
+}
+
+#[test]
+fn sigint_stops_an_idle_server_at_once() {
+    let mut service = Service::start(&[]);
+    assert_eq!(service.get("/ping").status, 200);
+    service.signal("INT");
+    let (status, took) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    println!("idle server exited {took:?} after SIGINT");
+}
+
+#[test]
+fn shutdown_is_bounded_by_its_grace_period() {
+    let mut service = Service::start(&[("SHUTDOWN_TIMEOUT", "0.5")]);
+    // A client that never finishes its request cannot hold the shutdown past the grace.
+    let mut stuck = Client::new(service.connect());
+    stuck.send(b"GET /ping HTTP/1.1\r\n");
+    thread::sleep(Duration::from_millis(100));
+    service.signal("TERM");
+    let (status, took) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        took >= Duration::from_millis(400),
+        "waited for the grace period ({took:?})"
+    );
+    let lines: Vec<String> = service.lines.try_iter().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("grace period over")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn invalid_configuration_exits_2_with_a_message() {
+    for (env, flag, needle) in [
+        (("PORT", "eighty"), None, "PORT"),
+        (("WORKERS", "-1"), None, "WORKERS"),
+        (("HEALTH_FAILURE_RATE", "2"), None, "HEALTH_FAILURE_RATE"),
+        (("ACCESS_LOG", "sometimes"), None, "ACCESS_LOG"),
+        (("IDLE_TIMEOUT", "soon"), None, "IDLE_TIMEOUT"),
+        (("PORT", "8080"), Some("--no-such-flag"), "unknown argument"),
+    ] {
+        let output = Command::new(BIN)
+            .env_clear()
+            .env(env.0, env.1)
+            .args(flag)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{env:?} {flag:?}: {stderr}");
+        assert!(stderr.contains(needle), "{stderr:?} should name {needle}");
+        assert!(!stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn help_needs_no_valid_configuration() {
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("PORT", "not-a-port")
+        .args(["--port", "1", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "--help needs no valid configuration"
+    );
+}
+
+#[test]
+fn prints_version_and_help() {
+    let version = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("micro-service {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for documented in [
+        "PORT",
+        "BIND",
+        "WORKERS",
+        "QUEUE_SIZE",
+        "HEALTH_FAILURE_RATE",
+        "ACCESS_LOG",
+        "IDLE_TIMEOUT",
+        "REQUEST_TIMEOUT",
+        "SHUTDOWN_TIMEOUT",
+        "healthcheck",
+    ] {
+        assert!(
+            help.contains(documented),
+            "--help should document {documented}"
+        );
+    }
+}
+
+#[test]
+fn healthcheck_command_reports_the_local_server() {
+    let service = Service::start(&[("HEALTH_FAILURE_RATE", "1")]);
+    let port = service.addr.port().to_string();
+    // It asks /ping, so the deliberately failing /health does not make it unhealthy.
+    let healthy = Command::new(BIN)
+        .env_clear()
+        .args(["healthcheck", "--port", &port])
+        .output()
+        .unwrap();
+    assert!(healthy.status.success(), "{healthy:?}");
+    drop(service);
+    let unhealthy = Command::new(BIN)
+        .env_clear()
+        .env("PORT", &port)
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert_eq!(unhealthy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy"));
+}
+
+#[test]
+fn access_log_has_one_line_per_request() {
+    let service = Service::start(&[("ACCESS_LOG", "on")]);
+    service.get("/ping?secret=1");
+    service.exchange(b"GET / HTTP/1.1\r\n\r\n");
+    let lines: Vec<String> = (0..2)
+        .map(|_| {
+            service
+                .lines
+                .recv_timeout(IO_TIMEOUT)
+                .expect("access log line")
+        })
+        .collect();
+    // <time> <peer> "<method> <path>" <status> <bytes> <duration>ms
+    let fields: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!(fields.len(), 7, "{}", lines[0]);
+    assert!(fields[0].ends_with('Z') && fields[1].starts_with("127.0.0.1:"));
+    assert_eq!(
+        &fields[2..6],
+        ["\"GET", "/ping\"", "200", "5"],
+        "the query is not logged"
+    );
+    assert!(fields[6].ends_with("ms"));
+    assert!(lines[1].contains("\"GET\" 400 "), "{}", lines[1]);
+}
