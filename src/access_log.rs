@@ -28,7 +28,7 @@ impl AccessLog {
         body_bytes: usize,
         started: Instant,
     ) {
-        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let micros = started.elapsed().as_micros();
         let mut line = String::with_capacity(96);
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let _ = write!(line, "{} {peer} \"", Civil::now().rfc3339());
@@ -42,7 +42,8 @@ impl AccessLog {
                 }
             }
         }
-        let _ = writeln!(line, "\" {status} {body_bytes} {millis:.3}ms");
+        let (millis, micros) = (micros / 1000, micros % 1000);
+        let _ = writeln!(line, "\" {status} {body_bytes} {millis}.{micros:03}ms");
         // Errors writing the log (a closed stdout) must not take the service down.
         let _ = std::io::stdout().lock().write_all(line.as_bytes());
     }

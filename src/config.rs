@@ -1,6 +1,7 @@
 //! Configuration from the environment (12-factor) and matching command-line flags; a flag
 //! wins over its variable. One table drives both the parsing and `--help`.
 
+use crate::routes::FailureRate;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ pub struct Config {
     pub port: u16,
     pub workers: usize,
     pub queue_size: usize,
-    pub health_failure_rate: f64,
+    pub health_failure_rate: FailureRate,
     pub access_log: bool,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
@@ -175,7 +176,7 @@ where
             v.parse().ok().filter(|n| (1..=100_000).contains(n))
         })?,
         health_failure_rate: setting(raw("--health-failure-rate"), "a number 0.0-1.0", |v| {
-            v.parse().ok().filter(|r: &f64| (0.0..=1.0).contains(r))
+            parse_decimal(v).and_then(FailureRate::from_billionths)
         })?,
         access_log: setting(raw("--access-log"), "on or off", |v| {
             match v.to_ascii_lowercase().as_str() {
@@ -198,8 +199,29 @@ where
 const SECONDS: &str = "seconds, more than 0 and at most 86400";
 
 fn seconds(v: &str) -> Option<Duration> {
-    let secs: f64 = v.parse().ok()?;
-    (secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
+    let nanos = parse_decimal(v)?;
+    (nanos > 0 && nanos <= 86_400 * 1_000_000_000).then(|| Duration::from_nanos(nanos))
+}
+
+/// A non-negative decimal (`2`, `0.5`, `.25`) in billionths; more than nine decimals are
+/// refused rather than silently rounded.
+fn parse_decimal(v: &str) -> Option<u64> {
+    let (whole, fraction) = v.split_once('.').unwrap_or((v, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty())
+        || !all_digits(whole)
+        || !all_digits(fraction)
+        || fraction.len() > 9
+    {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: u64 = format!("{fraction:0<9}").parse().ok()?;
+    whole.checked_mul(1_000_000_000)?.checked_add(fraction)
 }
 
 fn setting<T>(
@@ -235,7 +257,10 @@ mod tests {
         let c = serve(&[], &[]);
         assert_eq!(c.port, 8080);
         assert_eq!(c.bind, None);
-        assert_eq!(c.health_failure_rate, 0.1);
+        assert_eq!(
+            c.health_failure_rate,
+            FailureRate::from_billionths(100_000_000).unwrap()
+        );
         assert!(c.access_log);
         assert!(
             c.idle_timeout > Duration::from_secs(60),
@@ -267,7 +292,10 @@ mod tests {
         );
         assert_eq!(c.bind, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(c.queue_size, 7);
-        assert_eq!(c.health_failure_rate, 0.0);
+        assert_eq!(
+            c.health_failure_rate,
+            FailureRate::from_billionths(0).unwrap()
+        );
         assert_eq!(c.idle_timeout, Duration::from_millis(500));
         assert_eq!(c.request_timeout, Duration::from_secs(2));
         assert_eq!(c.shutdown_timeout, Duration::from_millis(1500));
@@ -288,6 +316,28 @@ mod tests {
         ] {
             let err = parse_with(&args, &env).unwrap_err();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+        }
+    }
+
+    #[test]
+    fn parses_decimals_exactly() {
+        assert_eq!(parse_decimal("2"), Some(2_000_000_000));
+        assert_eq!(parse_decimal("0.1"), Some(100_000_000));
+        assert_eq!(parse_decimal(".25"), Some(250_000_000));
+        assert_eq!(parse_decimal("1."), Some(1_000_000_000));
+        assert_eq!(parse_decimal("0.000000001"), Some(1));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "+1",
+            "1e3",
+            "0.1.2",
+            "0.0000000001",
+            "inf",
+            " 1",
+        ] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
         }
     }
 

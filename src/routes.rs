@@ -7,7 +7,29 @@ use crate::http::response::Response;
 /// flaky health check.
 #[derive(Debug, Clone, Copy)]
 pub struct Routes {
-    pub health_failure_rate: f64,
+    pub health_failure_rate: FailureRate,
+}
+
+/// A probability in billionths: exact for any rate written with up to nine decimals, and
+/// no floating point (whose parsing and formatting would cost the binary 25 KB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureRate {
+    billionths: u32,
+}
+
+impl FailureRate {
+    pub const BILLION: u32 = 1_000_000_000;
+
+    /// `None` above 1.
+    pub fn from_billionths(billionths: u64) -> Option<FailureRate> {
+        let billionths = u32::try_from(billionths).ok()?;
+        (billionths <= Self::BILLION).then_some(FailureRate { billionths })
+    }
+
+    fn fails_now(self) -> bool {
+        // Uniform in [0, 10^9): a rate of 0 never fails, a rate of 1 always does.
+        fastrand::u32(..Self::BILLION) < self.billionths
+    }
 }
 
 impl Routes {
@@ -32,8 +54,7 @@ impl Routes {
         if !is_allowed(method) {
             return method_not_allowed(method);
         }
-        // fastrand::f64() is in [0, 1): a rate of 0 never fails, a rate of 1 always does.
-        if fastrand::f64() < self.health_failure_rate {
+        if self.health_failure_rate.fails_now() {
             reply(500, b"Unhealthy: simulated failure\n", false)
         } else {
             reply(200, b"OK", false)
@@ -70,7 +91,7 @@ mod tests {
     use super::*;
 
     const STEADY: Routes = Routes {
-        health_failure_rate: 0.0,
+        health_failure_rate: FailureRate { billionths: 0 },
     };
 
     #[test]
@@ -95,8 +116,9 @@ mod tests {
     #[test]
     fn health_failure_rate_is_pinnable() {
         let broken = Routes {
-            health_failure_rate: 1.0,
+            health_failure_rate: FailureRate::from_billionths(1_000_000_000).unwrap(),
         };
+        assert_eq!(FailureRate::from_billionths(1_000_000_001), None);
         for _ in 0..100 {
             assert_eq!(broken.respond(Method::Get, "/health").status, 500);
             assert_eq!(STEADY.respond(Method::Get, "/health").status, 200);
