@@ -11,7 +11,7 @@ pub struct Config {
     pub bind: Option<IpAddr>,
     pub port: u16,
     pub workers: usize,
-    pub queue_size: usize,
+    pub max_connections: usize,
     pub health_failure_rate: FailureRate,
     pub access_log: bool,
     pub idle_timeout: Duration,
@@ -51,14 +51,14 @@ const SETTINGS: &[Setting] = &[
     Setting {
         flag: "--workers",
         env: "WORKERS",
-        default: "512",
-        help: "most worker threads, one per connection in progress (1-10000)",
+        default: "",
+        help: "worker threads, each an event loop serving many connections (1-1024) [default: one per CPU]",
     },
     Setting {
-        flag: "--queue-size",
-        env: "QUEUE_SIZE",
-        default: "1024",
-        help: "accepted connections that may wait for a worker; more get 503 (1-100000)",
+        flag: "--max-connections",
+        env: "MAX_CONNECTIONS",
+        default: "10000",
+        help: "open connections at most; beyond it idle ones are closed, else new ones get 503 (1-1000000)",
     },
     Setting {
         flag: "--health-failure-rate",
@@ -169,11 +169,12 @@ where
             "" => Some(None),
             v => v.parse().ok().map(Some),
         })?,
-        workers: setting(raw("--workers"), "an integer 1-10000", |v| {
-            v.parse().ok().filter(|n| (1..=10_000).contains(n))
+        workers: setting(raw("--workers"), "an integer 1-1024", |v| match v {
+            "" => Some(std::thread::available_parallelism().map_or(1, usize::from)),
+            v => v.parse().ok().filter(|n| (1..=1024).contains(n)),
         })?,
-        queue_size: setting(raw("--queue-size"), "an integer 1-100000", |v| {
-            v.parse().ok().filter(|n| (1..=100_000).contains(n))
+        max_connections: setting(raw("--max-connections"), "an integer 1-1000000", |v| {
+            v.parse().ok().filter(|n| (1..=1_000_000).contains(n))
         })?,
         health_failure_rate: setting(raw("--health-failure-rate"), "a number 0.0-1.0", |v| {
             parse_decimal(v).and_then(FailureRate::from_billionths)
@@ -257,6 +258,7 @@ mod tests {
         let c = serve(&[], &[]);
         assert_eq!(c.port, 8080);
         assert_eq!(c.bind, None);
+        assert!(c.workers >= 1, "one worker per CPU");
         assert_eq!(
             c.health_failure_rate,
             FailureRate::from_billionths(100_000_000).unwrap()
@@ -282,7 +284,7 @@ mod tests {
         let c = serve(
             &[
                 "--bind=127.0.0.1",
-                "--queue-size=7",
+                "--max-connections=7",
                 "--health-failure-rate=0",
                 "--idle-timeout=0.5",
                 "--request-timeout=2",
@@ -291,7 +293,7 @@ mod tests {
             &[],
         );
         assert_eq!(c.bind, Some("127.0.0.1".parse().unwrap()));
-        assert_eq!(c.queue_size, 7);
+        assert_eq!(c.max_connections, 7);
         assert_eq!(
             c.health_failure_rate,
             FailureRate::from_billionths(0).unwrap()

@@ -3,14 +3,14 @@
 mod access_log;
 mod config;
 mod connection;
+mod epoll;
+mod event_loop;
 mod healthcheck;
 mod http;
 mod input;
-mod pool;
 mod routes;
 mod server;
 mod signals;
-mod slots;
 
 use config::{Command, Config};
 use std::process::ExitCode;
@@ -56,11 +56,12 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     let grace = config.shutdown_timeout;
-    let server = server::Server::new(listener, config);
-    let (addr, stopper) = match (server.local_addr(), server.stopper()) {
-        (Ok(addr), Ok(stopper)) => (addr, stopper),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("micro-service: cannot read the listening address: {e}");
+    let started = server::Server::new(listener, config)
+        .and_then(|server| Ok((server.local_addr()?, server.stopper()?, server)));
+    let (addr, stopper, server) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("micro-service: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -69,10 +70,13 @@ fn serve(config: Config) -> ExitCode {
         println!("received {signal}: finishing requests in flight (grace {grace:?})");
         stopper.stop();
     });
-    if server.run() {
-        println!("shutdown complete");
-    } else {
-        println!("shutdown grace period over: closing connections still in progress");
+    match server.run() {
+        Ok(true) => println!("shutdown complete"),
+        Ok(false) => println!("shutdown grace period over: closing connections still in progress"),
+        Err(e) => {
+            eprintln!("micro-service: cannot start the workers: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
 }

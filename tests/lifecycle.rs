@@ -130,7 +130,7 @@ fn prints_version_and_help() {
         "PORT",
         "BIND",
         "WORKERS",
-        "QUEUE_SIZE",
+        "MAX_CONNECTIONS",
         "HEALTH_FAILURE_RATE",
         "ACCESS_LOG",
         "IDLE_TIMEOUT",

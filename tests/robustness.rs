@@ -2,7 +2,7 @@
 
 mod common;
 use common::{Client, Service};
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,9 +29,10 @@ fn fresh_ping_within(service: &Service, limit: Duration) {
 
 #[test]
 fn idle_and_slowloris_connections_do_not_starve_a_fresh_client() {
-    // Timeouts far longer than the test: nothing here is rescued by a timeout.
+    // Two workers and timeouts far longer than the test: nothing here is rescued by a
+    // timeout; connections that wait cost the server memory, not a worker.
     let service = Service::start(&[
-        ("WORKERS", "64"),
+        ("WORKERS", "2"),
         ("IDLE_TIMEOUT", "120"),
         ("REQUEST_TIMEOUT", "120"),
     ]);
@@ -61,50 +62,49 @@ fn idle_and_slowloris_connections_do_not_starve_a_fresh_client() {
         fresh_ping_within(&service, Duration::from_secs(5));
         println!("round {round}: fresh /ping answered in {:?}", t.elapsed());
     }
-    let slow = trickle.join().unwrap();
+    let mut slow = trickle.join().unwrap();
     println!(
         "300 hostile connections held open for {:?}",
         start.elapsed()
     );
-    let closed = |conns: &[TcpStream]| {
-        conns
-            .iter()
-            .filter(|s| {
-                s.set_nonblocking(true).unwrap();
-                let mut buf = [0u8; 1024];
-                let mut s = *s;
-                !matches!(s.read(&mut buf), Err(e) if e.kind() == ErrorKind::WouldBlock)
-            })
-            .count()
-    };
-    println!(
-        "given up by the server: {} of 150 idle, {} of 150 slowloris",
-        closed(&idle),
-        closed(&slow)
-    );
-    fresh_ping_within(&service, Duration::from_secs(5));
+    // Nobody had to be sacrificed: every one of them is still served.
+    for s in &mut slow {
+        s.write_all(b"\r\n\r\n").unwrap();
+    }
+    for (i, s) in slow.into_iter().chain(idle).enumerate() {
+        let mut client = Client::new(s);
+        if i >= 150 {
+            client.send(GET_PING);
+        }
+        assert_eq!(client.reply().status, 200, "connection {i}");
+    }
 }
 
 #[test]
-fn sheds_load_with_a_quick_503_when_even_the_queue_is_full() {
-    let service = Service::start(&[("WORKERS", "1"), ("QUEUE_SIZE", "1")]);
-    // Occupies the only worker with a head that is still young, so not given up.
-    let mut busy = service.connect();
-    busy.write_all(b"GET /ping HTTP/1.1\r\n").unwrap();
+fn at_the_connection_limit_closes_idle_connections_else_sheds_with_503() {
+    let service = Service::start(&[("MAX_CONNECTIONS", "2"), ("WORKERS", "1")]);
+    // Two requests in progress fill the limit.
+    let mut first = Client::new(service.connect());
+    first.send(b"GET /ping HTTP/1.1\r\n");
+    let mut second = Client::new(service.connect());
+    second.send(b"GET / HTTP/1.1\r\n");
     thread::sleep(Duration::from_millis(100));
-    let mut queued = Client::new(service.connect());
-    queued.send(GET_PING);
-    thread::sleep(Duration::from_millis(100));
+    // Nothing can make room: a quick 503, without waiting for anyone.
     let mut shed = Client::new(service.connect());
     let reply = shed.reply();
     assert_eq!(reply.status, 503);
     assert!(reply.body_text().contains("too many connections"));
-    // Those already accepted are served once the worker is free.
-    busy.write_all(b"Host: t\r\n\r\n").unwrap();
-    let mut busy = Client::new(busy);
-    assert_eq!(busy.reply().body_text(), "Pong!");
-    drop(busy);
-    assert_eq!(queued.reply().body_text(), "Pong!");
+    assert!(shed.is_closed_by_server());
+    // Once `first` is idle between requests, a new client takes its place.
+    first.send(b"Host: t\r\n\r\n");
+    assert_eq!(first.reply().body_text(), "Pong!");
+    thread::sleep(Duration::from_millis(50));
+    let mut third = Client::new(service.connect());
+    third.send(GET_PING);
+    assert_eq!(third.reply().body_text(), "Pong!");
+    assert!(first.is_closed_by_server(), "the idle connection made room");
+    second.send(b"Host: t\r\n\r\n");
+    assert_eq!(second.reply().body_text(), "Hello World!");
 }
 
 #[test]
@@ -145,4 +145,26 @@ fn a_client_that_vanishes_mid_request_harms_no_one() {
         let _ = s.write_all(GET_PING);
     }
     assert_eq!(service.get("/ping").body_text(), "Pong!");
+}
+
+#[test]
+fn a_client_that_never_reads_its_answers_cannot_block_others() {
+    let service = Service::start(&[("WORKERS", "1"), ("REQUEST_TIMEOUT", "1")]);
+    let mut greedy = service.connect();
+    greedy
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // Far more answers than the socket buffers hold; the client reads none of them.
+    let burst = "GET /ping HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
+    for _ in 0..200 {
+        if greedy.write_all(burst.as_bytes()).is_err() {
+            break; // the server stopped reading from us: backpressure
+        }
+    }
+    fresh_ping_within(&service, Duration::from_secs(5));
+    // Its answers stay unread past the write deadline, so the server gives up on it.
+    thread::sleep(Duration::from_millis(2500));
+    let mut client = Client::new(greedy);
+    assert!(client.drain_until_closed());
+    fresh_ping_within(&service, Duration::from_secs(5));
 }

@@ -202,7 +202,17 @@ impl Client {
         reply
     }
 
-    /// True once the server has closed the connection (reads end of stream).
+    /// Reads and drops everything until the server closes; false if it does not close
+    /// within the read timeout.
+    pub fn drain_until_closed(&mut self) -> bool {
+        let mut sink = Vec::new();
+        match self.reader.read_to_end(&mut sink) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+
+    /// True once the server has closed the connection with nothing more to say.
     pub fn is_closed_by_server(&mut self) -> bool {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
