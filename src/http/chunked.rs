@@ -285,4 +285,20 @@ mod tests {
         );
         assert_eq!(ChunkedError::BodyTooLarge.status(), 413);
     }
+
+    #[test]
+    fn survives_random_input_and_never_consumes_past_its_end() {
+        let mut rng = fastrand::Rng::with_seed(0xc4u64);
+        let alphabet = b"0123456789abcdefABCDEF;= \t\r\nxX:";
+        for _ in 0..20_000 {
+            let input: Vec<u8> = (0..rng.usize(..64))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            let mut decoder = ChunkedDecoder::default();
+            if let Ok(used) = decoder.feed(&input) {
+                assert!(used <= input.len());
+                assert!(decoder.is_done() || used == input.len());
+            }
+        }
+    }
 }
