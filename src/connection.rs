@@ -8,7 +8,7 @@ use crate::http::chunked::ChunkedDecoder;
 use crate::http::date::DateCache;
 use crate::http::parse::{Header, MAX_HEADERS, Status, Version, parse_head};
 use crate::http::request::{BodyFraming, Method, interpret};
-use crate::http::response::{self, CONTINUE, Framing, Response, write_response};
+use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
 use crate::routes::Routes;
 use std::io::{self, Write};
@@ -336,23 +336,12 @@ impl Connection {
     /// Answers an error that ends the connection, after any answers already batched.
     fn fail(&mut self, shared: &Shared, date: &mut DateCache, status: u16, reason: impl ToString) {
         let body = format!("{}: {}\n", response::reason(status), reason.to_string());
-        let framing = Framing {
-            version: Version::Http11,
-            keep_alive: false,
-            head_only: false,
-        };
         let error = Response {
             status,
             body: body.as_bytes(),
             allow: false,
         };
-        let sent = write_response(
-            &mut self.output,
-            &error,
-            framing,
-            date.get(),
-            &shared.server,
-        );
+        let sent = write_closing(&mut self.output, &error, date.get(), &shared.server);
         if self.log_request.is_empty() {
             self.log_request.push('-');
         }

@@ -3,7 +3,8 @@
 
 use crate::connection::{Connection, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
-use crate::http::date::DateCache;
+use crate::http::date::{Civil, DateCache};
+use crate::http::response::{Response, write_closing};
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -270,27 +271,13 @@ impl EventLoop {
 
 /// Answers 503 without ever blocking the loop: one non-blocking write, then close.
 fn shed(stream: TcpStream, server: &str) {
-    use crate::http::date::Civil;
-    use crate::http::parse::Version;
-    use crate::http::response::{Framing, Response, write_response};
-    let mut out = Vec::with_capacity(256);
     let busy = Response {
         status: 503,
         body: b"Service Unavailable: too many connections, retry shortly\n",
         allow: false,
     };
-    let framing = Framing {
-        version: Version::Http11,
-        keep_alive: false,
-        head_only: false,
-    };
-    write_response(
-        &mut out,
-        &busy,
-        framing,
-        &Civil::now().imf_fixdate(),
-        server,
-    );
+    let mut out = Vec::with_capacity(256);
+    write_closing(&mut out, &busy, &Civil::now().imf_fixdate(), server);
     if stream.set_nonblocking(true).is_ok() {
         let _ = (&stream).write(&out);
     }

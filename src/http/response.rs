@@ -80,6 +80,21 @@ pub fn write_response(
     }
 }
 
+/// Appends a response after which the connection closes (errors, load shedding).
+pub fn write_closing(
+    out: &mut Vec<u8>,
+    response: &Response<'_>,
+    date: &[u8; IMF_FIXDATE_LEN],
+    server: &str,
+) -> usize {
+    let framing = Framing {
+        version: Version::Http11,
+        keep_alive: false,
+        head_only: false,
+    };
+    write_response(out, response, framing, date, server)
+}
+
 /// The interim answer to `Expect: 100-continue` (RFC 9110 §10.1.1).
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
