@@ -192,3 +192,16 @@ fn access_log_has_one_line_per_request() {
     assert!(fields[6].ends_with("ms"));
     assert!(lines[1].contains("\"GET\" 400 "), "{}", lines[1]);
 }
+
+#[test]
+fn the_unspecified_ipv6_address_serves_both_loopbacks() {
+    let service = Service::start(&[("BIND", "::")]);
+    let port = service.addr.port();
+    for addr in [format!("[::1]:{port}"), format!("127.0.0.1:{port}")] {
+        let stream = TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut client = Client::new(stream);
+        client.send(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(client.reply().body_text(), "Pong!", "{addr}");
+    }
+}
