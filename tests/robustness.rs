@@ -168,3 +168,15 @@ fn a_client_that_never_reads_its_answers_cannot_block_others() {
     assert!(client.drain_until_closed());
     fresh_ping_within(&service, Duration::from_secs(5));
 }
+
+#[test]
+fn running_out_of_file_descriptors_is_survived() {
+    let service = Service::start_with_fd_limit(&[("WORKERS", "1")], 32);
+    // More connections than the process may hold: the kernel queues the rest.
+    let hogs: Vec<TcpStream> = (0..60).map(|_| service.connect()).collect();
+    thread::sleep(Duration::from_millis(300));
+    drop(hogs);
+    // Once descriptors are free again, it accepts and serves as before.
+    thread::sleep(Duration::from_millis(300));
+    fresh_ping_within(&service, Duration::from_secs(5));
+}

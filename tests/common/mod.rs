@@ -22,7 +22,20 @@ pub struct Service {
 impl Service {
     /// Starts the service with test-friendly defaults that `env` may override.
     pub fn start(env: &[(&str, &str)]) -> Service {
-        let mut command = Command::new(BIN);
+        Service::spawn(Command::new(BIN), env)
+    }
+
+    /// Starts the service allowed only `limit` open file descriptors.
+    pub fn start_with_fd_limit(env: &[(&str, &str)], limit: u32) -> Service {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\""))
+            .arg(BIN);
+        Service::spawn(command, env)
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)]) -> Service {
         command
             .env_clear()
             .envs([
