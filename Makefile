@@ -12,7 +12,8 @@ run:
 build:
 	cargo build --release --locked
 
-test: test-rust test-infra test-image test-rehearsal bench-smoke
+# Parts join `test` as they land, so that main always passes.
+test: test-rust
 
 test-rust:
 	cargo fmt --all -- --check
