@@ -228,6 +228,10 @@ def cmd_spawn(args):
                     print(f"{args.server} gave no correct /ping within 5 s", file=sys.stderr)
                     return 1
             times.append((time.perf_counter() - start) * 1000)
+            if args.memory and len(times) == args.runs:
+                time.sleep(0.5)  # settle, then the same "idle" as the load servers'
+                append(args.out, {"kind": "memory", "server": args.server, "what": "idle",
+                                  "kib": tree_kib(proc.pid, "VmRSS")})
         finally:
             stop(proc)
     append(args.out, {"kind": "spawn", "server": args.server, "ms": times})
@@ -238,6 +242,7 @@ def cmd_spawn(args):
 
 # --- the table ------------------------------------------------------------------------
 
+MUSL = "micro-service (musl)"
 SHAPES = [
     ("ka50", "keep-alive c50"),
     ("ka256", "keep-alive c256"),
@@ -348,6 +353,13 @@ def cmd_table(args):
     if "micro-service" in spawn and "nginx" in spawn:
         absolute("spawn to first correct `/ping` (median)", spawn["micro-service"],
                  spawn["nginx"], lambda x: f"{x:.2f} ms", 3.0, "≤ 3 ms")
+    # The static build (what the container image ships) is started on its own, not loaded.
+    a, b = memory(MUSL, "idle"), memory("nginx", "idle")
+    if a is not None and b is not None:
+        absolute("idle resident memory, static musl build", a, b, fmt_kib, 2048, "≤ 2 MiB")
+    if MUSL in spawn and "nginx" in spawn:
+        absolute("spawn to first correct `/ping`, static musl build", spawn[MUSL],
+                 spawn["nginx"], lambda x: f"{x:.2f} ms", 3.0, "≤ 3 ms")
     for spec in args.binary:
         name, path = spec.split("=", 1)
         if os.path.exists(path):
@@ -364,9 +376,9 @@ def cmd_table(args):
         lines.append("**Smoke run** (1 round of 1 s per shape): numbers show that the "
                      "benchmark works, not how fast anything is.\n")
     lines.append(f"Machine: {machine()}.  ")
-    lines.append(f"Medians of {rounds} round(s) per load shape, wrk with 2 threads, "
-                 "servers run one after the other (micro-service, nginx) in each round; "
-                 "ratio = micro-service / nginx.\n")
+    lines.append(f"Under load: `{args.subject}`. Medians of {rounds} round(s) per load "
+                 "shape, wrk with 2 threads, the two servers one after the other in each "
+                 "round; ratio = micro-service / nginx.\n")
     lines.append("| figure | micro-service | nginx | ratio | target | met? |")
     lines.append("|---|---:|---:|---:|---|---|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -401,12 +413,14 @@ def main():
         s.add_argument(a, required=True)
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--runs", type=int, default=9)
+    s.add_argument("--memory", action="store_true", help="also record the idle RSS")
     s.add_argument("command", nargs="+")
     s = sub.add_parser("table")
     s.add_argument("--results", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--binary", action="append", default=[])
     s.add_argument("--smoke", action="store_true")
+    s.add_argument("--subject", default="target/release/micro-service")
     args = p.parse_args()
     return {"ping": cmd_ping, "memory": cmd_memory, "wrk": cmd_wrk, "spawn": cmd_spawn,
             "table": cmd_table}[args.cmd](args)

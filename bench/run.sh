@@ -36,11 +36,14 @@ fi
 
 # --- the service: release builds --------------------------------------------------------
 cargo build --release --locked --quiet
-binary=target/release/micro-service
 musl_target=x86_64-unknown-linux-musl
+musl_binary=target/$musl_target/release/micro-service
 if rustup target list --installed 2>/dev/null | grep -qx "$musl_target"; then
   cargo build --release --locked --quiet --target "$musl_target"
 fi
+# The binary under load: the glibc release build unless told otherwise (BENCH_BINARY=
+# target/x86_64-unknown-linux-musl/release/micro-service loads the image's static build).
+binary=${BENCH_BINARY:-target/release/micro-service}
 
 # --- everything we start is stopped on exit, also on failure ---------------------------
 tmp=$(mktemp -d /tmp/bench.XXXXXX)
@@ -83,7 +86,7 @@ EOF
 nginx_config "$tmp/nginx" "$nginx_port"
 nginx_config "$tmp/nginx-spawn" "$nginx_spawn_port"
 nginx_cmd() { echo nginx -p "$1/" -c "$1/nginx.conf" -e "$1/error.log"; }
-ms_cmd() { echo env PORT="$1" BIND=127.0.0.1 ACCESS_LOG=off "$binary"; }
+ms_cmd() { echo env PORT="$1" BIND=127.0.0.1 ACCESS_LOG=off "${2:-$binary}"; }
 
 # Fails unless something answers /ping correctly on PORT within 5 s.
 await_ping() { # NAME PORT PID
@@ -163,13 +166,18 @@ echo "== spawn to first /ping, $spawns starts each"
 # shellcheck disable=SC2046
 "${measure[@]}" spawn --server nginx --port "$nginx_spawn_port" --runs "$spawns" \
   --out "$results" -- $(nginx_cmd "$tmp/nginx-spawn")
+if [ -x "$musl_binary" ]; then
+  # shellcheck disable=SC2046
+  "${measure[@]}" spawn --server "micro-service (musl)" --port "$ms_spawn_port" \
+    --runs "$spawns" --memory --out "$results" -- $(ms_cmd "$ms_spawn_port" "$musl_binary")
+fi
 
 # --- the table --------------------------------------------------------------------------
 mkdir -p bench/results
 cp "$results" "bench/results/$out.jsonl"
-table_args=(--results "$results" --out "bench/results/$out.md"
-  --binary "release (glibc)=$binary"
-  --binary "release (musl, static)=target/$musl_target/release/micro-service")
+table_args=(--results "$results" --out "bench/results/$out.md" --subject "$binary"
+  --binary "release (glibc)=target/release/micro-service"
+  --binary "release (musl, static)=$musl_binary")
 if $smoke; then table_args+=(--smoke); fi
 echo
 "${measure[@]}" table "${table_args[@]}"
