@@ -85,8 +85,9 @@ EOF
 }
 nginx_config "$tmp/nginx" "$nginx_port"
 nginx_config "$tmp/nginx-spawn" "$nginx_spawn_port"
-nginx_cmd() { echo nginx -p "$1/" -c "$1/nginx.conf" -e "$1/error.log"; }
-ms_cmd() { echo env PORT="$1" BIND=127.0.0.1 ACCESS_LOG=off "${2:-$binary}"; }
+# The command line that starts nginx with DIR's config, in the array `cmd`. (micro-service
+# is configured by the environment: PORT, BIND=127.0.0.1, ACCESS_LOG=off.)
+nginx_cmd() { cmd=(nginx -p "$1/" -c "$1/nginx.conf" -e "$1/error.log"); }
 
 # Fails unless something answers /ping correctly on PORT within 5 s.
 await_ping() { # NAME PORT PID
@@ -110,10 +111,11 @@ for p in "$ms_port" "$nginx_port" "$ms_spawn_port" "$nginx_spawn_port"; do
 done
 
 echo "== starting micro-service on :$ms_port and nginx on :$nginx_port"
-$(ms_cmd "$ms_port") >"$tmp/ms.log" 2>&1 &
+PORT=$ms_port BIND=127.0.0.1 ACCESS_LOG=off "$binary" >"$tmp/ms.log" 2>&1 &
 ms_pid=$!
 pids+=("$ms_pid")
-$(nginx_cmd "$tmp/nginx") &
+nginx_cmd "$tmp/nginx"
+"${cmd[@]}" &
 nginx_pid=$!
 pids+=("$nginx_pid")
 await_ping micro-service "$ms_port" "$ms_pid"
@@ -160,16 +162,15 @@ await_ping nginx "$nginx_port" "$nginx_pid"
 
 # --- spawn to first correct /ping (the load servers stay up, idle, on other ports) ------
 echo "== spawn to first /ping, $spawns starts each"
-# shellcheck disable=SC2046 # the commands are word lists without spaces inside words
-"${measure[@]}" spawn --server micro-service --port "$ms_spawn_port" --runs "$spawns" \
-  --out "$results" -- $(ms_cmd "$ms_spawn_port")
-# shellcheck disable=SC2046
+PORT=$ms_spawn_port BIND=127.0.0.1 ACCESS_LOG=off "${measure[@]}" spawn \
+  --server micro-service --port "$ms_spawn_port" --runs "$spawns" --out "$results" -- "$binary"
+nginx_cmd "$tmp/nginx-spawn"
 "${measure[@]}" spawn --server nginx --port "$nginx_spawn_port" --runs "$spawns" \
-  --out "$results" -- $(nginx_cmd "$tmp/nginx-spawn")
+  --out "$results" -- "${cmd[@]}"
 if [ -x "$musl_binary" ]; then
-  # shellcheck disable=SC2046
-  "${measure[@]}" spawn --server "micro-service (musl)" --port "$ms_spawn_port" \
-    --runs "$spawns" --memory --out "$results" -- $(ms_cmd "$ms_spawn_port" "$musl_binary")
+  PORT=$ms_spawn_port BIND=127.0.0.1 ACCESS_LOG=off "${measure[@]}" spawn \
+    --server "micro-service (musl)" --port "$ms_spawn_port" --runs "$spawns" --memory \
+    --out "$results" -- "$musl_binary"
 fi
 
 # --- the table --------------------------------------------------------------------------
