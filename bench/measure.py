@@ -5,6 +5,9 @@ Every measurement appends one JSON object per line to a results file; `table` re
 back, takes medians and prints the markdown table.
 
   measure.py ping PORT                       one GET /ping: exit 0 if `200 Pong!`
+  measure.py requests --port P --count N [--close]
+                                             exactly N GET /ping, in turn, checked
+  measure.py syscalls NAME=REQUESTS=FILE...  strace -c summaries as calls per request
   measure.py memory --server S --what W --pid P --out F
                                              resident memory of P and its descendants
   measure.py wrk --server S --shape H --round N --pid P --out F [--peak] -- wrk ARGS...
@@ -144,6 +147,59 @@ def cmd_ping(args):
     if not ping_ok(answer):
         print(f"ping :{args.port}: wrong answer {answer[:300]!r}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_requests(args):
+    """Exactly COUNT GET /ping, one after the other: on one keep-alive connection, or
+    with --close on a new connection each (for instruction counts under valgrind)."""
+    request = PING if args.close else PING.replace(b"Connection: close", b"Connection: keep-alive")
+    conn, buf = None, b""
+    for _ in range(args.count):
+        if args.close:
+            if not ping_ok(ping(args.port, timeout=30)):
+                print("wrong answer", file=sys.stderr)
+                return 1
+            continue
+        if conn is None:
+            conn = socket.create_connection(("127.0.0.1", args.port), timeout=30)
+        conn.sendall(request)
+        while b"\r\n\r\n" not in buf or not buf.split(b"\r\n\r\n", 1)[1].startswith(b"Pong!"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                print("connection closed early", file=sys.stderr)
+                return 1
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 200 "):
+            print(f"wrong answer {head!r}", file=sys.stderr)
+            return 1
+        buf = buf[len(b"Pong!"):]
+    if conn:
+        conn.close()
+    return 0
+
+
+def cmd_syscalls(args):
+    """strace -c summaries to system calls per request, side by side."""
+    columns = []
+    for spec in args.summary:
+        name, requests, path = spec.split("=", 2)
+        calls = {}
+        for line in open(path):
+            fields = line.split()
+            # "% time  seconds  usecs/call  calls  [errors]  syscall"
+            if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
+                calls[fields[-1]] = int(fields[3])
+        columns.append((name, int(requests), calls))
+    names = sorted({n for _, _, c in columns for n in c},
+                   key=lambda n: -max(c.get(n, 0) / r for _, r, c in columns))
+    print("| system call | " + " | ".join(f"{n} per request" for n, _, _ in columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for n in names:
+        print(f"| {n} | " + " | ".join(f"{c.get(n, 0) / r:.3f}" for _, r, c in columns) + " |")
+    print("| **total** | " + " | ".join(f"**{sum(c.values()) / r:.3f}**"
+                                          for _, r, c in columns) + " |")
     return 0
 
 
@@ -395,6 +451,12 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("ping")
     s.add_argument("port", type=int)
+    s = sub.add_parser("requests")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--count", type=int, required=True)
+    s.add_argument("--close", action="store_true")
+    s = sub.add_parser("syscalls")
+    s.add_argument("summary", nargs="+", help="NAME=REQUESTS=STRACE_SUMMARY_FILE")
     s = sub.add_parser("memory")
     for a in ("--server", "--what", "--out"):
         s.add_argument(a, required=True)
@@ -422,7 +484,7 @@ def main():
     s.add_argument("--smoke", action="store_true")
     s.add_argument("--subject", default="target/release/micro-service")
     args = p.parse_args()
-    return {"ping": cmd_ping, "memory": cmd_memory, "wrk": cmd_wrk, "spawn": cmd_spawn,
+    return {"ping": cmd_ping, "requests": cmd_requests, "syscalls": cmd_syscalls, "memory": cmd_memory, "wrk": cmd_wrk, "spawn": cmd_spawn,
             "table": cmd_table}[args.cmd](args)
 
 

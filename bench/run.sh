@@ -19,20 +19,9 @@ else
 fi
 port=${BENCH_PORT:-20080}
 ms_port=$port nginx_port=$((port + 1)) ms_spawn_port=$((port + 2)) nginx_spawn_port=$((port + 3))
-measure=(python3 bench/measure.py)
 
-# --- tools: Debian's nginx and wrk ------------------------------------------------------
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || missing+=(nginx-light)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bench: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts nginx on :80 when it installs it; we run our own.
-  (service nginx stop || true) >/dev/null 2>&1
-fi
+source bench/lib.sh
+ensure_tools wrk=wrk nginx=nginx-light
 
 # --- the service: release builds --------------------------------------------------------
 cargo build --release --locked --quiet
@@ -45,73 +34,14 @@ fi
 # target/x86_64-unknown-linux-musl/release/micro-service loads the image's static build).
 binary=${BENCH_BINARY:-target/release/micro-service}
 
-# --- everything we start is stopped on exit, also on failure ---------------------------
-tmp=$(mktemp -d /tmp/bench.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 results=$tmp/results.jsonl
 : >"$results"
-
-# nginx as the reference: Debian's defaults plus what makes it a fair /ping server (no
-# access log, keep-alive never cut short by a request count), everything in DIR.
-nginx_config() { # DIR PORT
-  mkdir -p "$1"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  server {
-    listen 127.0.0.1:$2;
-    location = /ping { default_type text/plain; return 200 "Pong!"; }
-  }
-}
-EOF
-}
 nginx_config "$tmp/nginx" "$nginx_port"
 nginx_config "$tmp/nginx-spawn" "$nginx_spawn_port"
-# The command line that starts nginx with DIR's config, in the array `cmd`. (micro-service
-# is configured by the environment: PORT, BIND=127.0.0.1, ACCESS_LOG=off.)
-nginx_cmd() { cmd=(nginx -p "$1/" -c "$1/nginx.conf" -e "$1/error.log"); }
-
-# Fails unless something answers /ping correctly on PORT within 5 s.
-await_ping() { # NAME PORT PID
-  local _
-  for _ in $(seq 1 100); do
-    if "${measure[@]}" ping "$2" 2>/dev/null; then return 0; fi
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "bench: $1 does not answer /ping correctly on 127.0.0.1:$2" >&2
-  "${measure[@]}" ping "$2" || true
-  cat "$tmp"/ms.log "$tmp"/nginx/error.log 2>/dev/null >&2 || true
-  exit 1
-}
-
-for p in "$ms_port" "$nginx_port" "$ms_spawn_port" "$nginx_spawn_port"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    echo "bench: port $p is in use (set BENCH_PORT)" >&2
-    exit 1
-  fi
-done
+refuse_busy_ports "$ms_port" "$nginx_port" "$ms_spawn_port" "$nginx_spawn_port"
 
 echo "== starting micro-service on :$ms_port and nginx on :$nginx_port"
-PORT=$ms_port BIND=127.0.0.1 ACCESS_LOG=off "$binary" >"$tmp/ms.log" 2>&1 &
+PORT=$ms_port BIND=127.0.0.1 ACCESS_LOG=off "$binary" >"$tmp/micro-service.log" 2>&1 &
 ms_pid=$!
 pids+=("$ms_pid")
 nginx_cmd "$tmp/nginx"
