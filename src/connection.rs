@@ -173,7 +173,9 @@ impl Connection {
             if let Some(next) = self.flush() {
                 return next;
             }
-            if reads == READS_PER_TURN {
+            // A read that did not fill the buffer drained the socket: rather than a read
+            // that would block (a syscall per request), wait for readiness.
+            if reads == READS_PER_TURN || (reads > 0 && self.input.last_read_was_short()) {
                 return Next::Wait(Interest::Read);
             }
             reads += 1;

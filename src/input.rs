@@ -11,6 +11,7 @@ pub struct InputBuffer {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    last_read_short: bool,
 }
 
 impl Default for InputBuffer {
@@ -19,6 +20,7 @@ impl Default for InputBuffer {
             data: vec![0; INITIAL_CAPACITY],
             start: 0,
             end: 0,
+            last_read_short: false,
         }
     }
 }
@@ -63,9 +65,17 @@ impl InputBuffer {
                 return Err(io::Error::other("input buffer full"));
             }
         }
+        let room = self.data.len() - self.end;
         let n = source.read(&mut self.data[self.end..])?;
         self.end += n;
+        self.last_read_short = n < room;
         Ok(n)
+    }
+
+    /// Whether the last read took less than it had room for: the socket had nothing more
+    /// at that moment, so reading again at once would most likely just say "would block".
+    pub fn last_read_was_short(&self) -> bool {
+        self.last_read_short
     }
 }
 
