@@ -23,6 +23,8 @@ tmp=$(mktemp -d /tmp/bench.XXXXXX)
 pids=()
 cleanup() {
   local pid
+  # Our children first (a measurement in flight stops its wrk), then the servers.
+  pkill -TERM -P $$ 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"

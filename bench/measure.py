@@ -446,6 +446,9 @@ def cmd_table(args):
 
 
 def main():
+    # Stopped by run.sh's cleanup: exit through Python, so that subprocess.run kills the wrk
+    # it waits for and `spawn` stops the server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
