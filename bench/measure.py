@@ -7,7 +7,7 @@ back, takes medians and prints the markdown table.
   measure.py ping PORT                       one GET /ping: exit 0 if `200 Pong!`
   measure.py requests --port P --count N [--close]
                                              exactly N GET /ping, in turn, checked
-  measure.py syscalls NAME=REQUESTS=FILE...  strace -c summaries as calls per request
+  measure.py syscalls NAME=REQUESTS=FILE...  perf stat syscall counts as calls per request
   measure.py memory --server S --what W --pid P --out F
                                              resident memory of P and its descendants
   measure.py wrk --server S --shape H --round N --pid P --out F [--peak] -- wrk ARGS...
@@ -181,16 +181,16 @@ def cmd_requests(args):
 
 
 def cmd_syscalls(args):
-    """strace -c summaries to system calls per request, side by side."""
+    """`perf stat -x,` counts of syscalls:sys_enter_* to calls per request, side by side."""
     columns = []
     for spec in args.summary:
         name, requests, path = spec.split("=", 2)
         calls = {}
         for line in open(path):
-            fields = line.split()
-            # "% time  seconds  usecs/call  calls  [errors]  syscall"
-            if len(fields) >= 5 and fields[3].isdigit() and fields[-1] != "total":
-                calls[fields[-1]] = int(fields[3])
+            fields = line.strip().split(",")
+            if len(fields) > 2 and fields[2].startswith("syscalls:sys_enter_"):
+                if fields[0].isdigit() and int(fields[0]) > 0:
+                    calls[fields[2].removeprefix("syscalls:sys_enter_")] = int(fields[0])
         columns.append((name, int(requests), calls))
     names = sorted({n for _, _, c in columns for n in c},
                    key=lambda n: -max(c.get(n, 0) / r for _, r, c in columns))
@@ -459,7 +459,7 @@ def main():
     s.add_argument("--count", type=int, required=True)
     s.add_argument("--close", action="store_true")
     s = sub.add_parser("syscalls")
-    s.add_argument("summary", nargs="+", help="NAME=REQUESTS=STRACE_SUMMARY_FILE")
+    s.add_argument("summary", nargs="+", help="NAME=REQUESTS=PERF_STAT_CSV")
     s = sub.add_parser("memory")
     for a in ("--server", "--what", "--out"):
         s.add_argument(a, required=True)

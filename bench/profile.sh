@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Where the time goes, micro-service beside nginx (the same reference as bench/run.sh):
 #
-#   1. system calls per request (strace -c over the servers' threads during a wrk run);
+#   1. system calls per request (perf stat on the kernel's syscall tracepoints, wrk load);
 #   2. CPU samples (perf record -e cpu-clock: this VM has no hardware counters): the
 #      kernel/user split and the hottest user-space functions;
 #   3. user-space instructions per request (valgrind --tool=callgrind), exact and stable
@@ -10,11 +10,10 @@
 #   bench/profile.sh     about two minutes; writes bench/results/profile.md as well
 #
 # micro-service is built with symbols into target/profile (same release profile otherwise).
-# Tracing slows the servers: the request rates of part 1 mean nothing, the counts do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-ensure_tools wrk=wrk nginx=nginx-light strace=strace perf=linux-perf valgrind=valgrind
+ensure_tools wrk=wrk nginx=nginx-light perf=linux-perf valgrind=valgrind
 
 port=$((${BENCH_PORT:-20080} + 10))
 ms_port=$port nginx_port=$((port + 1))
@@ -75,19 +74,22 @@ echo "Commit $(git rev-parse --short HEAD); \`bench/profile.sh\`."
 start_servers
 
 echo
-echo "## 1. System calls per request (strace -c -f, ${duration} s of wrk -t2 -c50)"
+# Counted by the kernel's syscall tracepoints, which cost little (strace would slow the
+# servers tenfold and change how many requests each wake-up finds).
+syscalls=(recvfrom recvmsg read readv sendto sendmsg write writev epoll_wait epoll_pwait
+  epoll_ctl accept accept4 close shutdown setsockopt getsockopt ioctl fcntl futex
+  clock_gettime brk mmap munmap madvise mprotect)
+events=$(printf 'syscalls:sys_enter_%s,' "${syscalls[@]}")
+echo "## 1. System calls per request (perf stat on syscall tracepoints, ${duration} s of wrk -t2 -c50)"
 for shape in ka50 close50 pipe16; do
   summaries=()
   for server in micro-service nginx; do
-    pid_args=()
-    for p in $(serving_pids "$server" | tr , ' '); do pid_args+=(-p "$p"); done
-    strace -c -f -o "$tmp/strace-$server-$shape" "${pid_args[@]}" 2>/dev/null &
-    strace_pid=$!
-    sleep 0.5 # attached
+    perf stat -x, -e "${events%,}" -p "$(serving_pids "$server")" \
+      -o "$tmp/syscalls-$server-$shape" -- sleep "$((duration + 1))" &
+    stat_pid=$!
     requests=$(wrk_run "$server" "$shape")
-    kill -INT "$strace_pid"
-    wait "$strace_pid" || true
-    summaries+=("$server=$requests=$tmp/strace-$server-$shape")
+    wait "$stat_pid"
+    summaries+=("$server=$requests=$tmp/syscalls-$server-$shape")
   done
   echo
   echo "### $shape"
