@@ -435,6 +435,15 @@ def cmd_table(args):
     lines.append(f"Under load: `{args.subject}`. Medians of {rounds} round(s) per load "
                  "shape, wrk with 2 threads, the two servers one after the other in each "
                  "round; ratio = micro-service / nginx.\n")
+    spread = {}
+    for server in ("micro-service", "nginx"):
+        rates = [[r["rps"] for r in runs(server, shape)] for shape, _ in SHAPES]
+        spread[server] = max((max(x) / min(x) for x in rates if x), default=1.0)
+    if rounds > 1:
+        lines.append("Round-to-round spread of requests/s (highest/lowest, worst shape): "
+                     f"micro-service {spread['micro-service']:.2f}×, nginx "
+                     f"{spread['nginx']:.2f}×; much above 1.2× means something else was "
+                     "using the machine, and the medians deserve a second run.\n")
     lines.append("| figure | micro-service | nginx | ratio | target | met? |")
     lines.append("|---|---:|---:|---:|---|---|")
     lines += ["| " + " | ".join(row) + " |" for row in rows]

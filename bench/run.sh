@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark: micro-service against nginx, both on this machine's loopback.
 #
-#   bench/run.sh           full run (3 rounds of 5 s per load shape and server, ~3 minutes)
+#   bench/run.sh           full run (5 rounds of 4 s per load shape and server, ~3 minutes)
 #   bench/run.sh --smoke   1 round of 1 s: shows the benchmark works; asserts no timing
 #
 # Writes the markdown table to bench/results/latest.md (smoke: smoke.md) and every raw
@@ -15,7 +15,7 @@ if [ "${1:-}" = --smoke ]; then smoke=true; fi
 if $smoke; then
   rounds=${BENCH_ROUNDS:-1} duration=${BENCH_DURATION:-1} spawns=3 warmup=0 out=smoke
 else
-  rounds=${BENCH_ROUNDS:-3} duration=${BENCH_DURATION:-5} spawns=9 warmup=1 out=latest
+  rounds=${BENCH_ROUNDS:-5} duration=${BENCH_DURATION:-4} spawns=9 warmup=1 out=latest
 fi
 port=${BENCH_PORT:-20080}
 ms_port=$port nginx_port=$((port + 1)) ms_spawn_port=$((port + 2)) nginx_spawn_port=$((port + 3))
