@@ -20,8 +20,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export PYTHONDONTWRITEBYTECODE=1
-python3 test/rehearsal/test_pieces.py 2>&1 | tail -n 1 | sed 's/^/rehearsal: own unit tests: /'
-[ "${PIPESTATUS[0]}" -eq 0 ] || { python3 test/rehearsal/test_pieces.py; exit 1; }
+# The rehearsal's own pieces first: its math, its replay, its rewrite of the unit's line.
+if ! out="$(python3 test/rehearsal/test_pieces.py 2>&1)"; then
+  echo "$out" >&2
+  echo "rehearsal: FAILED: test/rehearsal/test_pieces.py" >&2
+  exit 1
+fi
+echo "rehearsal: own unit tests: $(tail -n 1 <<<"$out")"
 
 prefix="rehearsal-$$"
 old_image="micro-service-as-code:rehearsal-v1"
