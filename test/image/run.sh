@@ -138,8 +138,9 @@ for c in "$main" "$hardened"; do
   [ -r "/proc/$pid/status" ] || fail "$c: cannot read /proc/$pid/status (is the Docker daemon on this host?)"
   uids="$(proc_field "$pid" Uid)"
   gids="$(proc_field "$pid" Gid)"
-  [ "$uids" = "65534 65534 65534 65534" ] && [ "$gids" = "65534 65534 65534 65534" ] \
-    || fail "$c: runs as uid $uids, gid $gids, expected 65534"
+  if [ "$uids" != "65534 65534 65534 65534" ] || [ "$gids" != "65534 65534 65534 65534" ]; then
+    fail "$c: runs as uid $uids, gid $gids, expected 65534"
+  fi
   ok "$c: the service (host pid $pid) runs as uid 65534, gid 65534 (real, effective, saved, fs)"
 done
 pid="$(docker inspect -f '{{.State.Pid}}' "$hardened")"
@@ -147,8 +148,9 @@ cap_eff="$(proc_field "$pid" CapEff)"
 cap_bnd="$(proc_field "$pid" CapBnd)"
 nnp="$(proc_field "$pid" NoNewPrivs)"
 root_opts="$(awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo")"
-[ "$cap_eff" = 0000000000000000 ] && [ "$cap_bnd" = 0000000000000000 ] \
-  || fail "hardened: capabilities effective $cap_eff, bounding $cap_bnd, expected none"
+if [ "$cap_eff" != 0000000000000000 ] || [ "$cap_bnd" != 0000000000000000 ]; then
+  fail "hardened: capabilities effective $cap_eff, bounding $cap_bnd, expected none"
+fi
 [ "$nnp" = 1 ] || fail "hardened: NoNewPrivs is $nnp, expected 1"
 [[ ",$root_opts," == *,ro,* ]] || fail "hardened: root filesystem mounted '$root_opts', expected ro"
 ok "hardened: no capabilities (effective and bounding 0), no_new_privs 1, root filesystem $root_opts"
