@@ -1,0 +1,59 @@
+output "app_url" {
+  description = "URL of the service: https:// when a certificate is configured, else http://."
+  value       = "${local.https_enabled ? "https" : "http"}://${aws_lb.app.dns_name}"
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the load balancer (point a CNAME or an alias record at it)."
+  value       = aws_lb.app.dns_name
+}
+
+output "alb_zone_id" {
+  description = "Route 53 hosted zone ID of the load balancer, for alias records."
+  value       = aws_lb.app.zone_id
+}
+
+output "alb_arn" {
+  description = "ARN of the load balancer (e.g. for a WAF web ACL association)."
+  value       = aws_lb.app.arn
+}
+
+output "target_group_arn" {
+  description = "ARN of the target group the instances register with."
+  value       = aws_lb_target_group.app.arn
+}
+
+output "autoscaling_group_name" {
+  description = "Name of the current Auto Scaling group; it changes with every rollout."
+  value       = aws_autoscaling_group.app.name
+}
+
+output "launch_template_id" {
+  description = "ID of the launch template."
+  value       = aws_launch_template.app.id
+}
+
+output "launch_template_version" {
+  description = "Launch template version the current fleet runs."
+  value       = aws_launch_template.app.latest_version
+}
+
+output "ami_id" {
+  description = "Flatcar AMI the instances run."
+  value       = data.aws_ami.flatcar.id
+}
+
+output "app_version" {
+  description = "The version the fleet runs (var.app_version), for tests that compare it with the Server header."
+  value       = var.app_version
+}
+
+output "alb_security_group_id" {
+  description = "Security group of the load balancer."
+  value       = aws_security_group.alb.id
+}
+
+output "instance_security_group_id" {
+  description = "Security group of the instances."
+  value       = aws_security_group.instance.id
+}

@@ -1,0 +1,400 @@
+# ---- What runs --------------------------------------------------------------------------
+
+variable "app_version" {
+  description = "Tag of the image to run, e.g. a commit SHA. The service reports it in its Server header (micro-service/<version>) when the image was built with the same APP_VERSION. Changing it rolls the whole fleet."
+  type        = string
+
+  validation {
+    # A Docker tag (first character not . or -, at most 128) that the service also
+    # accepts as APP_VERSION (at most 64 characters).
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$", var.app_version))
+    error_message = "app_version must be 1-64 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-' (a Docker tag the service also accepts as its version)."
+  }
+}
+
+variable "image" {
+  description = "Image repository without a tag, e.g. docker.io/example/micro-service or <account>.dkr.ecr.<region>.amazonaws.com/micro-service (ECR needs iam_instance_profile_arn). The instances run image:app_version."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$", var.image)) && !can(regex(":[^/]*$", var.image)) && !strcontains(var.image, "@")
+    error_message = "image must be a repository name without a tag or digest (the tag is app_version); a registry host may carry a port, e.g. registry.example.com:5000/micro-service."
+  }
+}
+
+variable "app_port" {
+  description = "Port the instances publish the container on; the ALB forwards to it and health-checks it. Inside the container the service listens on 8080."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.app_port >= 1024 && var.app_port <= 65535 && floor(var.app_port) == var.app_port
+    error_message = "app_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "health_failure_rate" {
+  description = "HEALTH_FAILURE_RATE of the service: the fraction of /health calls it fails on purpose. The health-check thresholds below are chosen for 0.1 (see README.md)."
+  type        = number
+  default     = 0.1
+
+  validation {
+    condition     = var.health_failure_rate >= 0 && var.health_failure_rate <= 1
+    error_message = "health_failure_rate must be between 0 and 1."
+  }
+}
+
+variable "shutdown_timeout" {
+  description = "SHUTDOWN_TIMEOUT of the service, in seconds: after SIGTERM it finishes requests in flight for at most this long. Docker's stop timeout is 5 s longer, systemd's 10 s longer still."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.shutdown_timeout >= 1 && var.shutdown_timeout <= 60 && floor(var.shutdown_timeout) == var.shutdown_timeout
+    error_message = "shutdown_timeout must be a whole number of seconds from 1 to 60."
+  }
+}
+
+# ---- Where it runs ----------------------------------------------------------------------
+
+variable "name_prefix" {
+  description = "Prefix of every resource name. Lower-case letters, digits and hyphens, at most 24 characters (the ALB name adds '-alb' and must stay within 32)."
+  type        = string
+  default     = "micro-service"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-24 lower-case letters, digits or hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC of the load balancer and the instances."
+  type        = string
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must look like vpc-0123456789abcdef0."
+  }
+}
+
+variable "instance_subnet_ids" {
+  description = "Subnets of the instances, ideally one per Availability Zone of the load balancer. Instances need a way out to pull the image: a NAT gateway, VPC endpoints (ECR), or public subnets with associate_public_ip_address = true."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.instance_subnet_ids) >= 1 && alltrue([for s in var.instance_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "instance_subnet_ids must hold at least one subnet ID (subnet-...)."
+  }
+}
+
+variable "lb_subnet_ids" {
+  description = "Subnets of the load balancer, in at least two Availability Zones (an ALB requirement); public subnets for an internet-facing ALB."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.lb_subnet_ids) >= 2 && alltrue([for s in var.lb_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "lb_subnet_ids must hold at least two subnet IDs (subnet-...), in different Availability Zones."
+  }
+}
+
+variable "associate_public_ip_address" {
+  description = "Give instances a public IPv4 address. Only for public instance subnets without NAT, so that instances can pull the image; the security group still admits nothing but the ALB."
+  type        = bool
+  default     = false
+}
+
+variable "internal" {
+  description = "Make the load balancer internal (reachable from inside the VPC only)."
+  type        = bool
+  default     = false
+}
+
+variable "allowed_client_cidrs" {
+  description = "IPv4 CIDR blocks allowed to reach the load balancer's listeners, e.g. [\"0.0.0.0/0\"] for a public service. No default: opening a service to the internet should be a decision."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_client_cidrs) >= 1 && alltrue([for c in var.allowed_client_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "allowed_client_cidrs must hold at least one IPv4 CIDR block, e.g. 203.0.113.0/24."
+  }
+}
+
+variable "instance_egress_cidrs" {
+  description = "IPv4 CIDR blocks instances may reach on 443 (HTTPS) to pull the image: the registry and its CDN, which have no fixed addresses. Narrow it with VPC endpoints or a proxy. DNS (VPC resolver), instance metadata and the Amazon Time Sync Service are not subject to security groups."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for c in var.instance_egress_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "instance_egress_cidrs must hold IPv4 CIDR blocks."
+  }
+}
+
+variable "extra_security_group_ids" {
+  description = "Further security groups for the instances, e.g. to reach a monitoring system."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.extra_security_group_ids : can(regex("^sg-[0-9a-f]+$", s))])
+    error_message = "extra_security_group_ids must hold security group IDs (sg-...)."
+  }
+}
+
+# ---- Instances ----------------------------------------------------------------------------
+
+variable "instance_type" {
+  description = "EC2 instance type. Its architecture must match var.architecture (the image is built for x86_64)."
+  type        = string
+  default     = "t3.micro"
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
+    error_message = "instance_type must look like t3.micro."
+  }
+}
+
+variable "architecture" {
+  description = "CPU architecture of the Flatcar AMI and of the image: x86_64 or arm64. Flatcar-stable-* names match both, so the AMI lookup filters on it."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "flatcar_channel" {
+  description = "Flatcar release channel whose newest AMI is used: stable, beta, alpha or lts."
+  type        = string
+  default     = "stable"
+
+  validation {
+    condition     = contains(["stable", "beta", "alpha", "lts"], var.flatcar_channel)
+    error_message = "flatcar_channel must be stable, beta, alpha or lts."
+  }
+}
+
+variable "ami_id" {
+  description = "Pin an AMI instead of the newest Flatcar of the channel. Flatcar un-publishes AMIs about 9 months after their release, so a pin stops new launches (and rollouts) after that: update it regularly. Changing the AMI rolls the fleet like a new app_version."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ami_id == null || can(regex("^ami-[0-9a-f]+$", var.ami_id))
+    error_message = "ami_id must be null or look like ami-0123456789abcdef0."
+  }
+}
+
+variable "ami_owners" {
+  description = "Accounts whose AMIs may be used. The default is Flatcar's publisher account; add yours (or \"self\") to pin an AMI you copied."
+  type        = list(string)
+  default     = ["075585003325"]
+
+  validation {
+    condition     = length(var.ami_owners) >= 1
+    error_message = "ami_owners must name at least one account (an AMI lookup without an owner can return anyone's image)."
+  }
+}
+
+variable "root_volume_kms_key_id" {
+  description = "KMS key for the encrypted root volume; null uses the account's default EBS key (aws/ebs)."
+  type        = string
+  default     = null
+}
+
+variable "iam_instance_profile_arn" {
+  description = "Instance profile for the instances, e.g. one allowed to pull from ECR. None by default: a public image needs no AWS permissions."
+  type        = string
+  default     = null
+}
+
+# ---- Fleet size and rollout ---------------------------------------------------------------
+
+variable "min_size" {
+  description = "Minimum number of instances."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.min_size >= 1 && floor(var.min_size) == var.min_size
+    error_message = "min_size must be a whole number of at least 1."
+  }
+}
+
+variable "max_size" {
+  description = "Maximum number of instances of one fleet. A rollout runs two fleets side by side, so the account needs room for twice the desired capacity."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.max_size >= 1 && floor(var.max_size) == var.max_size
+    error_message = "max_size must be a whole number of at least 1."
+  }
+}
+
+variable "desired_capacity" {
+  description = "Number of instances. `terraform apply` waits until this many instances of a new fleet are healthy behind the ALB."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.desired_capacity >= 1 && floor(var.desired_capacity) == var.desired_capacity
+    error_message = "desired_capacity must be a whole number of at least 1."
+  }
+}
+
+variable "health_check_grace_period" {
+  description = "Seconds after launch during which the Auto Scaling group ignores failed ELB health checks: boot, image pull and start fit well within it."
+  type        = number
+  default     = 180
+
+  validation {
+    condition     = var.health_check_grace_period >= 0 && var.health_check_grace_period <= 7200
+    error_message = "health_check_grace_period must be between 0 and 7200 seconds."
+  }
+}
+
+variable "wait_for_capacity_timeout" {
+  description = "How long `terraform apply` waits for a new fleet to become healthy behind the ALB before it fails (and leaves the old fleet serving)."
+  type        = string
+  default     = "15m"
+
+  validation {
+    condition     = can(regex("^[0-9]+(s|m|h)$", var.wait_for_capacity_timeout)) && var.wait_for_capacity_timeout != "0s" && var.wait_for_capacity_timeout != "0m"
+    error_message = "wait_for_capacity_timeout must be a duration like 15m; 0 would skip the wait that makes rollouts safe."
+  }
+}
+
+# ---- Load balancer ------------------------------------------------------------------------
+
+variable "health_check_path" {
+  description = "Path the ALB health-checks on every instance."
+  type        = string
+  default     = "/health"
+
+  validation {
+    condition     = startswith(var.health_check_path, "/")
+    error_message = "health_check_path must start with '/'."
+  }
+}
+
+variable "health_check_matcher" {
+  description = "HTTP status codes of a passing health check."
+  type        = string
+  default     = "200"
+}
+
+variable "health_check_interval" {
+  description = "Seconds between two health checks of an instance by one ALB node (5-300). With the thresholds below and /health failing 10% of the time, see README.md for the arithmetic."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.health_check_interval >= 5 && var.health_check_interval <= 300
+    error_message = "health_check_interval must be between 5 and 300 seconds (ALB limits)."
+  }
+}
+
+variable "health_check_timeout" {
+  description = "Seconds without an answer after which a health check fails (2-120, less than the interval). The service answers in microseconds; this only covers the network."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.health_check_timeout >= 2 && var.health_check_timeout <= 120
+    error_message = "health_check_timeout must be between 2 and 120 seconds (ALB limits)."
+  }
+}
+
+variable "health_check_healthy_threshold" {
+  description = "Consecutive passing checks that bring an unhealthy instance back (2-10)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.health_check_healthy_threshold >= 2 && var.health_check_healthy_threshold <= 10
+    error_message = "health_check_healthy_threshold must be between 2 and 10 (ALB limits)."
+  }
+}
+
+variable "health_check_unhealthy_threshold" {
+  description = "Consecutive failed checks that take an instance out (2-10). 7 makes a false eviction by the 10% of failing /health calls a rare event (months per instance) while a dead instance leaves in about 35 s; see README.md."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.health_check_unhealthy_threshold >= 2 && var.health_check_unhealthy_threshold <= 10
+    error_message = "health_check_unhealthy_threshold must be between 2 and 10 (ALB limits)."
+  }
+}
+
+variable "deregistration_delay" {
+  description = "Seconds the ALB keeps a deregistering instance draining before it is terminated (0-3600). Requests take microseconds; 20 s covers the ALB nodes learning of the deregistration, not the 300 s default."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.deregistration_delay >= 0 && var.deregistration_delay <= 3600
+    error_message = "deregistration_delay must be between 0 and 3600 seconds."
+  }
+}
+
+variable "lb_idle_timeout" {
+  description = "Seconds the ALB keeps an idle connection open. The service's IDLE_TIMEOUT is set 15 s longer, so that the ALB, not the service, closes idle connections (the other way round races into 502s)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.lb_idle_timeout >= 1 && var.lb_idle_timeout <= 4000
+    error_message = "lb_idle_timeout must be between 1 and 4000 seconds (ALB limits)."
+  }
+}
+
+variable "desync_mitigation_mode" {
+  description = "How the ALB treats requests that could desynchronise it from the service (request smuggling): strictest (only RFC 7230-compliant requests pass; the service refuses the rest anyway) or defensive."
+  type        = string
+  default     = "strictest"
+
+  validation {
+    condition     = contains(["defensive", "strictest"], var.desync_mitigation_mode)
+    error_message = "desync_mitigation_mode must be defensive or strictest (monitor would let ambiguous requests through)."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN. When set, the ALB also listens on 443 (HTTPS) and port 80 redirects to it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be null or an ACM certificate ARN."
+  }
+}
+
+variable "ssl_policy" {
+  description = "TLS policy of the HTTPS listener."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+}
+
+variable "enable_deletion_protection" {
+  description = "Protect the ALB from deletion (also by terraform destroy). Test fixtures turn it off."
+  type        = bool
+  default     = true
+}
+
+variable "access_logs_bucket" {
+  description = "S3 bucket for ALB access logs (its policy must let the regional ELB account write); null disables access logs."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags for every resource. Provider default_tags apply too, and are also copied onto the instances and volumes the Auto Scaling group launches, which default_tags do not reach."
+  type        = map(string)
+  default     = {}
+}
