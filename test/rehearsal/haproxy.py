@@ -12,8 +12,8 @@ How the configuration mirrors the module's target group and the ALB:
   client ("Troubleshoot your Application Load Balancers", HTTP 502 and 504). HAProxy's
   default (`retries 3`, retrying refused connections) would hide exactly the failures
   the rehearsal must count.
-- `timeout connect` is ALB's fixed 10 s target connection timeout, scaled; the client
-  side idle timeout is ALB's 60 s default (unscaled: the rehearsal is shorter anyway).
+- `timeout connect` is ALB's fixed 10 s target connection timeout, scaled; the idle
+  timeouts are the module's `lb_idle_timeout`, unscaled (the rehearsal is shorter).
 - Every answer gets `X-Rehearsal-Server: <server>`, also HAProxy's own 503s, so a
   failure can be traced to the target it was sent to.
 - Only abnormal requests are logged (`option dontlog-normal`), plus every change of a
@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 ALB_CONNECT_TIMEOUT = 10.0  # seconds; fixed by AWS (HTTP 504 when exceeded)
-ALB_IDLE_TIMEOUT = 60.0  # seconds; the load balancer's default idle timeout
 
 
 def ms(seconds: float) -> str:
@@ -58,9 +57,9 @@ defaults
     option log-health-checks
     retries 0
     timeout connect {ms(ALB_CONNECT_TIMEOUT / scale)}
-    timeout client {ms(ALB_IDLE_TIMEOUT)}
-    timeout http-keep-alive {ms(ALB_IDLE_TIMEOUT)}
-    timeout server {ms(ALB_IDLE_TIMEOUT)}
+    timeout client {ms(mod['lb_idle_timeout'])}
+    timeout http-keep-alive {ms(mod['lb_idle_timeout'])}
+    timeout server {ms(mod['lb_idle_timeout'])}
     timeout check {ms(mod['health_check_timeout'] / scale)}
 
 frontend alb

@@ -49,8 +49,9 @@ def read_defaults(variables_tf: Path) -> dict:
     for n in NAMES:
         if n != "health_check_path":
             out[n] = int(out[n])
-    # Optional: the matcher, if the module exposes one (ALB's default is 200).
+    # Optional: the matcher and the idle timeout, if the module sets them (ALB's defaults).
     out["health_check_matcher"] = str(defaults.get("health_check_matcher", "200"))
+    out["lb_idle_timeout"] = int(defaults.get("lb_idle_timeout", 60))
     return out
 
 

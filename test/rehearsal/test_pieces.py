@@ -59,9 +59,11 @@ class UnitRewrite(unittest.TestCase):
         argv = ["run", "--rm", "--name", "app", "-p", "8080:8080", "--read-only",
                 "-e", "HEALTH_FAILURE_RATE=0.1", "--stop-timeout=10", "img:tag", "--workers", "2"]
         out = instances.adapt(argv, "rehearsal-1-v1a", 21001)
-        self.assertEqual(out, ["run", "--rm", "--name=rehearsal-1-v1a", "--publish=127.0.0.1:21001:8080",
-                               "--read-only", "-e=HEALTH_FAILURE_RATE=0.1", "--stop-timeout=10",
+        self.assertEqual(out, ["run", "--rm", "--name", "rehearsal-1-v1a", "-p", "127.0.0.1:21001:8080",
+                               "--read-only", "-e", "HEALTH_FAILURE_RATE=0.1", "--stop-timeout=10",
                                "--detach", "img:tag", "--workers", "2"])
+        out = instances.adapt(["run", "--publish=0.0.0.0:80:8080", "img"], "n", 21002)
+        self.assertEqual(out, ["run", "--publish=127.0.0.1:21002:8080", "--name", "n", "--detach", "img"])
         self.assertEqual(instances._failure_rate(argv), 0.1)
 
     def test_refuses_what_it_cannot_mirror(self):
