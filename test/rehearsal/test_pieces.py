@@ -66,6 +66,19 @@ class UnitRewrite(unittest.TestCase):
         self.assertEqual(out, ["run", "--publish=127.0.0.1:21002:8080", "--name", "n", "--detach", "img"])
         self.assertEqual(instances._failure_rate(argv), 0.1)
 
+    def test_nofile_capped_at_the_hosts_hard_limit_only(self):
+        real = instances.resource.getrlimit
+        instances.resource.getrlimit = lambda _: (1024, 20000)
+        try:
+            argv = ["run", "--ulimit", "nofile=65536:65536", "--memory", "256m", "img"]
+            out, note = instances.cap_nofile(argv)
+            self.assertEqual(out, ["run", "--ulimit", "nofile=20000:20000", "--memory", "256m", "img"])
+            self.assertIn("20000", note)
+            self.assertEqual(instances.cap_nofile(["run", "--ulimit=nofile=4096:8192", "img"]),
+                             (["run", "--ulimit=nofile=4096:8192", "img"], None))
+        finally:
+            instances.resource.getrlimit = real
+
     def test_refuses_what_it_cannot_mirror(self):
         with self.assertRaises(ValueError):
             instances.adapt(["run", "--network=host", "img"], "x", 1)
