@@ -149,11 +149,13 @@ class HAProxy:
         self.ok(f"set server {backend}/{name} health down")
 
     def add_checked(self, backend, name, port, inter, rise, fall):
-        """A server with checks only (the flaky statistics): in service from the start,
-        at health `rise` as HAProxy puts any server that leaves maintenance."""
+        """A server for the flaky statistics: in service with full health before its
+        first check, like an instance that has been healthy for a while. (A server that
+        leaves maintenance would start at health `rise`, one failure from out.)"""
         self.ok(f"add server {backend}/{name} 127.0.0.1:{port} check inter {ms(inter)} rise {rise} fall {fall}")
-        self.ok(f"enable health {backend}/{name}")
         self.ok(f"enable server {backend}/{name}")
+        self.ok(f"set server {backend}/{name} health up")
+        self.ok(f"enable health {backend}/{name}")
 
     def set_weight(self, backend, name, weight):
         self.ok(f"set server {backend}/{name} weight {weight}")

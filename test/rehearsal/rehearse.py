@@ -351,10 +351,9 @@ def flaky_phase(a, hap, fleet, ports, rise, fall, p, module_interval):
             # (read a moment before the checks stopped).
             "haproxy": sum(1 for line in lines if f"Server flaky/{n} is DOWN." in line),
             "chkdown": int(stats[n]["chkdown"] or 0),
-            # HAProxy puts a server that leaves maintenance in service at health `rise`.
-            # A check in flight when the checks stopped is logged but its result ignored:
-            # the replay without the last check is as right.
-            "replayed": {module.replay(seq, rise, k, health=rise), module.replay(seq[:-1], rise, k, health=rise)},
+            # From full health (see add_checked). A check in flight when the checks
+            # stopped is logged but its result ignored: the replay without it is as right.
+            "replayed": {module.replay(seq, rise, k), module.replay(seq[:-1], rise, k)},
             # Checks that failed for another reason than a 500 (a timeout on a busy
             # machine, say) are not in the access log: the replay cannot count them.
             "other": sum(1 for line in lines if f"server flaky/{n} failed, reason: " in line
