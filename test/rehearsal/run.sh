@@ -34,8 +34,16 @@ new_image="micro-service-as-code:rehearsal-v2"
 port_base="${REHEARSAL_PORT_BASE:-21000}"
 work="$(mktemp -d /tmp/rehearsal.XXXXXX)"
 
+rehearsal_pid=""
 cleanup() {
   local rc=$?
+  # Interrupted: stop the rehearsal and the docker commands it is running first, so
+  # that none of them creates a container after the sweep below.
+  if [ -n "$rehearsal_pid" ] && kill -0 "$rehearsal_pid" 2>/dev/null; then
+    pkill -TERM -P "$rehearsal_pid" 2>/dev/null || true
+    kill "$rehearsal_pid" 2>/dev/null || true
+    wait "$rehearsal_pid" 2>/dev/null || true
+  fi
   if [ -f "$work/haproxy.pid" ]; then kill "$(cat "$work/haproxy.pid")" 2>/dev/null || true; fi
   docker ps -aq --filter "name=^$prefix-" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker rmi "$old_image" "$new_image" >/dev/null 2>&1 || true
@@ -55,6 +63,9 @@ done
 # python-hcl2 (brought by checkov) reads terraform/variables.tf.
 # shellcheck disable=SC1091
 source test/lib/venv.sh
+# In the background and waited for, so that a signal runs the trap at once.
 python test/rehearsal/rehearse.py --root "$PWD" --workdir "$work" --prefix "$prefix" \
-  --old "$old_image" --new "$new_image" --port-base "$port_base" "$@"
+  --old "$old_image" --new "$new_image" --port-base "$port_base" "$@" &
+rehearsal_pid=$!
+wait "$rehearsal_pid"
 echo "rehearsal: total ${SECONDS} s"
