@@ -1,0 +1,157 @@
+"""Runs the user data's `docker run` line against the locally built image: proof that the
+instances' systemd unit starts this image, serves, and stops gracefully.
+
+The argv is the unit's ExecStart, rendered from the module (test/lib/cloudconfig.py),
+with exactly three changes, all printed: the container name (unique, given by run.sh,
+whose trap removes it), the published host port (a free one on 127.0.0.1 instead of the
+instance's app_port on all interfaces), and --detach (systemd runs it in the
+foreground; here the check needs the terminal back). Then:
+
+- GET /ping answers 200 'Pong!' with `Server: micro-service/<version>`, the version the
+  image was built with (its org.opencontainers.image.version label);
+- GET /health answers 200 or 500;
+- Docker applied the unit's hardening: read-only root filesystem, all capabilities
+  dropped, no-new-privileges, the stop timeout, log rotation;
+- `docker stop` (what the unit's ExecStop does, with the unit's --stop-timeout) ends it
+  with exit code 0: SIGTERM drained it before docker's SIGKILL (which would be 137).
+
+Usage: check_container.py IMAGE NAME   (run.sh passes micro-service-as-code:local)
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "test" / "lib"))
+
+import cloudconfig  # noqa: E402
+
+PORTS = range(18000, 18500)  # this check's share of the machine's ports
+READY_WITHIN = 15.0  # seconds; a start takes milliseconds, the bound only ends a hang
+
+
+def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, text=True, capture_output=True, timeout=timeout)
+
+
+def free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def local_argv(argv: list[str], name: str, host_port: int) -> tuple[list[str], list[str]]:
+    """The unit's `docker run` argv with the name and the host side of the port
+    replaced, and --detach added; also a list of what changed."""
+    out, changes, i = [], [], 0
+    while i < len(argv):
+        word = argv[i]
+        key, eq, _ = word.partition("=")
+        if key in ("--name", "--publish", "-p"):
+            old = word if eq else f"{word} {argv[i + 1]}"
+            i += 1 if eq else 2
+            if key == "--name":
+                new = ["--name", name]
+            else:
+                container_port = old.split()[-1].rsplit(":", 1)[-1].split("=")[-1]
+                new = ["--publish", f"127.0.0.1:{host_port}:{container_port}"]
+            out += new
+            changes.append(f"{old} -> {' '.join(new)}")
+            continue
+        out.append(word)
+        i += 1
+    out.insert(1, "--detach")
+    changes.append("+ --detach")
+    return out, changes
+
+
+def get(url: str, timeout: float = 2.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode(), r.headers.get("Server")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers.get("Server")
+
+
+def wait_ready(url: str) -> tuple:
+    deadline = time.monotonic() + READY_WITHIN
+    while True:
+        try:
+            return get(url)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def main(argv: list[str]) -> int:
+    image, name = argv
+    unit = cloudconfig.unit_for_image(image)
+    unit_argv = cloudconfig.docker_run_argv(unit)
+    stop_timeout = cloudconfig.stop_timeout(unit_argv)
+    port = free_port()
+    run_argv, changes = local_argv(unit_argv, name, port)
+    print(f"  the unit's docker run, changed only in: {'; '.join(changes)}")
+
+    version = docker("image", "inspect", "--format",
+                     '{{index .Config.Labels "org.opencontainers.image.version"}}', image).stdout.strip()
+    started = docker(*run_argv, check=False)
+    if started.returncode != 0:
+        print(f"  FAIL docker {' '.join(run_argv)}\n{started.stderr}")
+        return 1
+    problems = []
+    try:
+        status, body, server = wait_ready(f"http://127.0.0.1:{port}/ping")
+        if (status, body) != (200, "Pong!"):
+            problems.append(f"GET /ping answered {status} {body!r}, not 200 'Pong!'")
+        if server != f"micro-service/{version}":
+            problems.append(f"Server header {server!r}, not 'micro-service/{version}' (the image's version label)")
+        status, _, _ = get(f"http://127.0.0.1:{port}/health")
+        if status not in (200, 500):
+            problems.append(f"GET /health answered {status}, not 200 or 500")
+        print(f"  {'ok  ' if not problems else 'FAIL'} the container answers /ping with 'Pong!' and 'Server: micro-service/{version}', /health with {status}")
+
+        info = json.loads(docker("inspect", name).stdout)[0]
+        host, config = info["HostConfig"], info["Config"]
+        applied = {
+            "read-only root filesystem": host.get("ReadonlyRootfs") is True,
+            "all capabilities dropped": [c.upper() for c in host.get("CapDrop") or []] == ["ALL"],
+            "no-new-privileges": any(o.startswith("no-new-privileges") for o in host.get("SecurityOpt") or []),
+            f"stop timeout {stop_timeout} s": config.get("StopTimeout") == stop_timeout,
+            "json-file logs with max-size": host.get("LogConfig", {}).get("Type") == "json-file"
+            and "max-size" in (host.get("LogConfig", {}).get("Config") or {}),
+            "removed when stopped (--rm)": host.get("AutoRemove") is True,
+        }
+        missing = [what for what, ok in applied.items() if not ok]
+        problems += [f"docker did not apply: {m}" for m in missing]
+        print(f"  {'ok  ' if not missing else 'FAIL'} docker applied: {', '.join(applied)}")
+
+        # What ExecStop does. `docker wait` reports the exit code even with --rm.
+        waiter = subprocess.Popen(["docker", "wait", name], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.2)  # let the waiter attach before the container goes away
+        docker("stop", "--time", str(stop_timeout), name, timeout=stop_timeout + 30)
+        code = (waiter.communicate(timeout=30)[0] or "").strip()
+        if code != "0":
+            problems.append(f"docker stop ended the service with exit code {code!r}, not 0 (137 would be docker's SIGKILL)")
+        print(f"  {'ok  ' if code == '0' else 'FAIL'} docker stop --time {stop_timeout}: SIGTERM drained it, exit code {code}")
+    finally:
+        docker("rm", "--force", name, check=False)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

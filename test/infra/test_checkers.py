@@ -1,0 +1,244 @@
+"""The checkers themselves, on small broken inputs: each must find what is wrong, so that
+their "ok" lines on the real module mean something. Run by run.sh:
+python3 -m unittest discover -s test/infra -p 'test_*.py'
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / "test" / "lib"))
+
+import check_cloud_config as ccc  # noqa: E402
+import check_health_math as chm  # noqa: E402
+import check_module_contract as cmc  # noqa: E402
+import cloudconfig  # noqa: E402
+import tfconfig as tf  # noqa: E402
+
+
+# Every synthetic input lives under one temporary directory, removed after the tests.
+_TMP = tempfile.TemporaryDirectory(prefix="infra-selfcheck-")
+
+
+def tearDownModule():
+    _TMP.cleanup()
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(dir=_TMP.name))
+
+
+def module(files: dict[str, str]) -> tf.Module:
+    """A module from {file name: HCL text}, in a temporary directory."""
+    tmp = scratch()
+    for name, text in files.items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / name).write_text(textwrap.dedent(text))
+    return tf.load_module(tmp)
+
+
+class ContractChecker(unittest.TestCase):
+    def test_flags_undeclared_and_unknown_references(self):
+        mod = module({"main.tf": """
+            variable "declared" {
+              type = string
+            }
+            locals {
+              known = var.declared
+            }
+            resource "aws_lb" "real" {
+              name     = "${var.undeclared}-${local.known}-${local.unknown}"
+              subnets  = [aws_subnet.ghost.id]
+              image_id = data.aws_ami.nowhere.id
+              dynamic "access_logs" {
+                for_each = [1]
+                content {
+                  bucket = access_logs.value
+                }
+              }
+            }
+        """})
+        problems = "\n".join(cmc.unresolved_references(mod))
+        for expected in ("var.undeclared", "local.unknown", "aws_subnet.ghost", "data.aws_ami.nowhere"):
+            self.assertIn(expected, problems)
+        self.assertNotIn("local.known", problems)
+        self.assertNotIn("access_logs", problems)  # a dynamic block's iterator, not a resource
+
+    def test_flags_missing_required_and_unknown_module_arguments(self):
+        child = module({"variables.tf": """
+            variable "app_version" {
+              type = string
+            }
+            variable "optional" {
+              type    = number
+              default = 1
+            }
+        """})
+        parent = module({"main.tf": f"""
+            module "service" {{
+              source = "{child.path}"
+              bogus  = 1
+            }}
+        """})
+        problems = "\n".join(cmc.module_call_problems(parent, "service", child))
+        self.assertIn("does not pass required variable app_version", problems)
+        self.assertIn("passes bogus", problems)
+
+    def test_flags_missing_validation_and_lax_regex(self):
+        mod = module({"variables.tf": """
+            variable "app_version" {
+              type = string
+              validation {
+                condition     = can(regex("^.*$", var.app_version))
+                error_message = "anything goes"
+              }
+            }
+            variable "min_size" {
+              type = number
+            }
+        """})
+        self.assertIn("variable min_size has no validation block", cmc.validation_problems(mod, ["min_size"]))
+        lax = "\n".join(cmc.regex_behaviour_problems(mod, {"app_version": cmc.REGEX_CASES["app_version"]}))
+        self.assertIn("accepts the invalid value ''", lax)
+
+    def test_flags_a_group_that_a_new_version_would_not_replace(self):
+        mod = module({"main.tf": """
+            locals {
+              cloud_config_vars = { app_version = var.app_version }
+            }
+            resource "aws_launch_template" "app" {
+              user_data = base64encode(templatefile("templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
+            }
+            resource "aws_autoscaling_group" "app" {
+              name = "fixed-name"
+              launch_template {
+                id      = aws_launch_template.app.id
+                version = "$Latest"
+              }
+              health_check_type = "EC2"
+            }
+        """})
+        problems = "\n".join(cmc.rollout_problems(mod))
+        self.assertIn("only a new name replaces the group", problems)
+        self.assertIn("create_before_destroy", problems)
+        self.assertIn("wait_for_elb_capacity", problems)
+        self.assertIn("health_check_type must be ELB", problems)
+
+    def test_flags_readme_rows_missing_or_with_a_stale_default(self):
+        mod = module({"main.tf": """
+            variable "interval" {
+              type    = number
+              default = 5
+            }
+            variable "undocumented" {
+              type = string
+            }
+            output "url" {
+              value = "x"
+            }
+        """})
+        readme = scratch() / "README.md"
+        readme.write_text("| name | d | t | default |\n|---|---|---|---|\n| `interval` | x | `number` | `30` |\n")
+        problems = "\n".join(cmc.readme_problems(mod, readme))
+        self.assertIn("interval ending in its default `5`", problems)
+        self.assertIn("undocumented", problems)
+        self.assertIn("no outputs row for url", problems)
+
+    def test_flags_kitchen_outputs_the_fixture_lacks(self):
+        fixture = module({"main.tf": """
+            variable "app_version" {
+              type = string
+            }
+            output "app_url" {
+              value = "x"
+            }
+        """})
+        profile = scratch()
+        (profile / "controls").mkdir()
+        (profile / "inspec.yml").write_text("inputs:\n  - name: app_url\n    required: true\n")
+        (profile / "controls" / "c.rb").write_text("x = input('app_url')\ny = input('undeclared')\ncontrol 'one' do\nend\n")
+        kitchen = profile / "kitchen.yml"
+        kitchen.write_text(textwrap.dedent(f"""
+            driver:
+              variables:
+                extra: "1"
+            transport:
+              root_module_directory: {fixture.path}
+            verifier:
+              systems:
+                - name: s
+                  attrs_outputs:
+                    app_url: no_such_output
+                  controls: [one, two]
+        """))
+        problems = "\n".join(cmc.kitchen_problems(kitchen, fixture, profile))
+        for expected in ("required variable app_version", "sets extra", "output 'no_such_output'",
+                         "input 'undeclared'", "control 'two'"):
+            self.assertIn(expected, problems)
+
+
+class Renderer(unittest.TestCase):
+    def test_renders_like_templatefile(self):
+        self.assertEqual(cloudconfig.render({"a": 1.0, "b": "x"}, "${a}-${ b }-$${c}-%%{d}"), "1-x-${c}-%{d}")
+
+    def test_refuses_what_templatefile_would_not_render_the_same_way(self):
+        for bad in ("${missing}", "${a + 1}", "%{ if a }x%{ endif }"):
+            with self.assertRaises(cloudconfig.TemplateError, msg=bad):
+                cloudconfig.render({"a": 1}, bad)
+
+    def test_evaluates_only_simple_sums(self):
+        self.assertEqual(cloudconfig.evaluate("${var.a + local.b - 1}", {"a": 5}, {"b": "${var.a}"}), 9)
+        for bad in ("${var.a * 2}", "${max(var.a, 1)}", "${var.nope + 1}"):
+            with self.assertRaises(cloudconfig.TemplateError, msg=bad):
+                cloudconfig.evaluate(bad, {"a": 5}, {})
+
+
+class UnitChecker(unittest.TestCase):
+    def real(self):
+        values = cloudconfig.module_values(image="micro-service-as-code", app_version="local")
+        return cloudconfig.app_unit(cloudconfig.render(values)), values
+
+    def test_the_real_unit_passes(self):
+        unit, values = self.real()
+        self.assertEqual(ccc.unit_problems(unit, values), [])
+
+    def test_flags_a_weakened_unit(self):
+        unit, values = self.real()
+        content = unit["content"]
+        for old, new in (("--read-only \\", "\\"), ("--stop-timeout 10", "--stop-timeout 3"),
+                         ("Restart=always", "Restart=no"), ("-/usr/bin/docker rm", "/usr/bin/docker rm")):
+            self.assertIn(old, content)
+            content = content.replace(old, new)
+        problems = "\n".join(ccc.unit_problems({**unit, "content": content}, values))
+        for expected in ("--read-only", "must exceed SHUTDOWN_TIMEOUT", "Restart= must be always", "stale container"):
+            self.assertIn(expected, problems)
+
+    def test_flags_a_bare_off_and_an_unmasked_update_engine(self):
+        problems = "\n".join(ccc.structure_problems({"coreos": {"update": {"reboot-strategy": False}, "units": []}}))
+        self.assertIn("must be the string 'off'", problems)
+        self.assertIn("update-engine.service must be stopped and masked", problems)
+
+
+class HealthMath(unittest.TestCase):
+    def test_expected_checks_to_a_run(self):
+        self.assertAlmostEqual(chm.checks_until_run(0.1, 2), 110.0)
+        self.assertAlmostEqual(chm.checks_until_run(0.5, 1), 2.0)  # geometric: 1/p
+
+    def test_the_issues_example_misses_the_goal(self):
+        defaults = {"health_failure_rate": 0.1, "health_check_interval": 30, "health_check_timeout": 5,
+                    "health_check_unhealthy_threshold": 2, "deregistration_delay": 300}
+        _, chosen = chm.table(defaults)
+        self.assertAlmostEqual(chosen["per_node"], 3300.0)  # "about an hour"
+        problems = "\n".join(chm.goal_problems(defaults, chosen))
+        self.assertIn("less than once a day", problems)
+        self.assertIn("deregistration_delay 300", problems)
+
+
+if __name__ == "__main__":
+    unittest.main()
