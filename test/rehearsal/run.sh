@@ -45,6 +45,10 @@ cleanup() {
     wait "$rehearsal_pid" 2>/dev/null || true
   fi
   if [ -f "$work/haproxy.pid" ]; then kill "$(cat "$work/haproxy.pid")" 2>/dev/null || true; fi
+  if [ "$rc" -ne 0 ] && [ -s "$work/haproxy.log" ]; then
+    echo "rehearsal: the last lines of HAProxy's log:" >&2
+    grep -v '^\[' "$work/haproxy.log" | tail -n 20 >&2 || true
+  fi
   docker ps -aq --filter "name=^$prefix-" | xargs -r docker rm -f >/dev/null 2>&1 || true
   docker rmi "$old_image" "$new_image" >/dev/null 2>&1 || true
   rm -rf "$work"
