@@ -56,10 +56,6 @@ class Load:
             t.join(timeout=10)
         return self.results
 
-    @property
-    def running(self):
-        return any(t.is_alive() for t in self._workers)
-
     def _go_on(self):
         return (
             not self._stop.is_set()
