@@ -12,8 +12,8 @@ run:
 build:
 	cargo build --release --locked
 
-# Parts join `test` as they land, so that main always passes.
-test: test-rust
+# Fast checks first, so that a broken build fails in seconds.
+test: test-rust test-image test-infra test-rehearsal bench-smoke
 
 test-rust:
 	cargo fmt --all -- --check

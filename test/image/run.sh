@@ -171,6 +171,13 @@ rc=0
 docker exec -e PORT=1 "$main" /micro-service healthcheck >/dev/null 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "main: 'micro-service healthcheck' against port 1, where nothing listens, exited $rc, expected 1"
 ok "main: the health check fails (exit 1) when nothing answers on its port"
+# BIND=:: (all interfaces, as an operator may set it): Docker's default network gives the
+# container no IPv6 loopback, so the check must find the server on 127.0.0.1.
+if docker exec "$main" /micro-service healthcheck --bind :: >"$work/bind6.out" 2>&1; then
+  ok "main: the health check with --bind :: finds the server ($(tr -d '\n' <"$work/bind6.out"))"
+else
+  fail "main: 'micro-service healthcheck --bind ::' failed: $(cat "$work/bind6.out")"
+fi
 
 # docker stop with a slow request in flight: the request head arrives in two parts 2 s
 # apart, and SIGTERM comes between them. The service must finish that request, then exit 0

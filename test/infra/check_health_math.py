@@ -15,8 +15,8 @@ met even if any one node's verdict counts: time between false evictions / nodes.
 Design goals checked against the defaults (they are goals of the configuration, not
 timings of a run):
 - a healthy instance is falsely evicted less than once a day, with 8 ALB nodes;
-- a dead instance is out within 2 minutes: k checks, plus up to one interval before the
-  first one, plus the timeout of a hung one;
+- a dead instance is out within 2 minutes: the first check after the death fails within
+  one interval, k - 1 more intervals make k failures, plus the timeout of a hung one;
 - the deregistration delay lets ALB nodes stop routing (>= 5 s) without slowing every
   rollout by the 300 s default (<= 60 s).
 
@@ -69,7 +69,7 @@ def row(label: str, p: float, interval: float, timeout: float, unhealthy: int) -
         "unhealthy": unhealthy,
         "per_node": per_node,
         "per_instance": {n: per_node / n for n in NODES},
-        "dead_out": (unhealthy * interval, (unhealthy + 1) * interval + timeout),
+        "dead_out": ((unhealthy - 1) * interval, unhealthy * interval + timeout),
     }
 
 
