@@ -19,10 +19,10 @@ impl AccessLog {
         self.enabled
     }
 
-    /// `<time> <peer> "<method> <path>" <status> <body bytes> <duration>ms`
+    /// `<time> <peer or -> "<method> <path>" <status> <body bytes> <duration>ms`
     pub fn request(
         &self,
-        peer: SocketAddr,
+        peer: Option<SocketAddr>,
         request: &str,
         status: u16,
         body_bytes: usize,
@@ -30,8 +30,18 @@ impl AccessLog {
     ) {
         let micros = started.elapsed().as_micros();
         let mut line = String::with_capacity(96);
-        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let _ = write!(line, "{} {peer} \"", Civil::now().rfc3339());
+        let _ = write!(line, "{} ", Civil::now().rfc3339());
+        match peer {
+            Some(peer) => {
+                let _ = write!(
+                    line,
+                    "{} \"",
+                    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+                );
+            }
+            // The client left before its address was asked for.
+            None => line.push_str("- \""),
+        }
         // The path is visible ASCII (the parser saw to it) but may hold a quote.
         for c in request.chars() {
             match c {

@@ -81,7 +81,8 @@ enum Progress {
 
 pub struct Connection {
     stream: TcpStream,
-    peer: SocketAddr,
+    /// Asked of the kernel on the first access-log line, and only then.
+    peer: Option<SocketAddr>,
     input: InputBuffer,
     output: Vec<u8>,
     written: usize,
@@ -95,10 +96,10 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, peer: SocketAddr, accepted: Instant) -> Connection {
+    pub fn new(stream: TcpStream, accepted: Instant) -> Connection {
         Connection {
             stream,
-            peer,
+            peer: None,
             input: InputBuffer::default(),
             output: Vec::new(),
             written: 0,
@@ -410,6 +411,9 @@ impl Connection {
 
     fn log(&mut self, log: &AccessLog, status: u16, body_bytes: usize) {
         if log.enabled() {
+            if self.peer.is_none() {
+                self.peer = self.stream.peer_addr().ok();
+            }
             log.request(self.peer, &self.log_request, status, body_bytes, self.since);
             self.log_request.clear();
         }

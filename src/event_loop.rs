@@ -5,6 +5,7 @@ use crate::connection::{Connection, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
 use crate::http::date::{Civil, DateCache};
 use crate::http::response::{Response, write_closing};
+use crate::socket;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -122,7 +123,7 @@ impl EventLoop {
             let Some(listener) = &self.listener else {
                 return;
             };
-            let (stream, peer) = match listener.accept() {
+            let stream = match socket::accept_nonblocking(listener) {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
@@ -136,12 +137,16 @@ impl EventLoop {
                 shed(stream, &self.shared.server);
                 continue;
             }
-            // Responses are complete when written: Nagle would only delay them.
-            if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
-                self.capacity.open.fetch_sub(1, Ordering::AcqRel);
-                continue;
+            // The listener's TCP_DEFER_ACCEPT means the request has usually arrived: serve
+            // it now, and only involve epoll if the connection must wait (keep-alive, or a
+            // request still on its way). A `Connection: close` request never touches it.
+            let mut conn = Connection::new(stream, accepted);
+            match conn.on_ready(&self.shared, &mut self.date) {
+                Next::Wait(interest) => self.insert(conn, interest),
+                Next::Close => {
+                    self.capacity.open.fetch_sub(1, Ordering::AcqRel);
+                }
             }
-            self.insert(Connection::new(stream, peer, accepted));
         }
     }
 
@@ -157,24 +162,21 @@ impl EventLoop {
         }
     }
 
-    fn insert(&mut self, conn: Connection) {
+    fn insert(&mut self, conn: Connection, interest: Interest) {
         let index = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
         });
         if self
             .epoll
-            .add(conn.stream(), Interest::Read, index as u64)
+            .add(conn.stream(), interest, index as u64)
             .is_err()
         {
             self.free.push(index);
             self.capacity.open.fetch_sub(1, Ordering::AcqRel);
             return;
         }
-        self.conns[index] = Some(Entry {
-            conn,
-            interest: Interest::Read,
-        });
+        self.conns[index] = Some(Entry { conn, interest });
     }
 
     fn drive(&mut self, index: usize) {
@@ -278,7 +280,6 @@ fn shed(stream: TcpStream, server: &str) {
     };
     let mut out = Vec::with_capacity(256);
     write_closing(&mut out, &busy, &Civil::now().imf_fixdate(), server);
-    if stream.set_nonblocking(true).is_ok() {
-        let _ = (&stream).write(&out);
-    }
+    // Accepted non-blocking: one write that cannot stall the loop.
+    let _ = (&stream).write(&out);
 }

@@ -11,6 +11,7 @@ mod input;
 mod routes;
 mod server;
 mod signals;
+mod socket;
 
 use config::{Command, Config};
 use std::process::ExitCode;

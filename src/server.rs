@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::connection::Shared;
 use crate::event_loop::{Capacity, EventLoop};
 use crate::routes::Routes;
+use crate::socket;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
@@ -15,6 +16,9 @@ use std::thread;
 
 /// Event loops keep their buffers on the heap; a small stack keeps memory small.
 const WORKER_STACK_SIZE: usize = 256 * 1024;
+/// How long the kernel keeps a connection that has sent nothing before handing it over
+/// anyway; clients that speak at once (all real ones) are accepted at once.
+const DEFER_ACCEPT_SECS: i32 = 1;
 
 pub fn version() -> &'static str {
     env!("SERVICE_VERSION")
@@ -23,11 +27,13 @@ pub fn version() -> &'static str {
 /// Binds the configured address; with no address, all interfaces: IPv6 and IPv4 on a
 /// dual-stack socket, or IPv4 alone where the host has no IPv6 (some containers).
 pub fn bind(config: &Config) -> io::Result<TcpListener> {
-    match config.bind {
+    let listener = match config.bind {
         Some(ip) => TcpListener::bind((ip, config.port)),
         None => TcpListener::bind((Ipv6Addr::UNSPECIFIED, config.port))
             .or_else(|_| TcpListener::bind((Ipv4Addr::UNSPECIFIED, config.port))),
-    }
+    }?;
+    socket::tune_listener(&listener, DEFER_ACCEPT_SECS)?;
+    Ok(listener)
 }
 
 /// Tells a running server to stop; usable from any thread.

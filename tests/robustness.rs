@@ -91,6 +91,7 @@ fn at_the_connection_limit_closes_idle_connections_else_sheds_with_503() {
     thread::sleep(Duration::from_millis(100));
     // Nothing can make room: a quick 503, without waiting for anyone.
     let mut shed = Client::new(service.connect());
+    shed.send(GET_PING);
     let reply = shed.reply();
     assert_eq!(reply.status, 503);
     assert!(reply.body_text().contains("too many connections"));
@@ -105,6 +106,18 @@ fn at_the_connection_limit_closes_idle_connections_else_sheds_with_503() {
     assert!(first.is_closed_by_server(), "the idle connection made room");
     second.send(b"Host: t\r\n\r\n");
     assert_eq!(second.reply().body_text(), "Hello World!");
+}
+
+#[test]
+fn a_connection_that_never_speaks_is_closed() {
+    let service = Service::start(&[("REQUEST_TIMEOUT", "0.3")]);
+    let started = Instant::now();
+    let mut client = Client::new(service.connect());
+    // The kernel holds it until the deferred-accept second is over; then the request
+    // deadline runs out. Closed without a 408: there was no request to answer.
+    assert!(client.is_closed_by_server());
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
 }
 
 #[test]
@@ -172,8 +185,16 @@ fn a_client_that_never_reads_its_answers_cannot_block_others() {
 #[test]
 fn running_out_of_file_descriptors_is_survived() {
     let service = Service::start_with_fd_limit(&[("WORKERS", "1")], 32);
-    // More connections than the process may hold: the kernel queues the rest.
-    let hogs: Vec<TcpStream> = (0..60).map(|_| service.connect()).collect();
+    // More connections than the process may hold: the kernel queues the rest. Each sends
+    // a first byte, since the listener's TCP_DEFER_ACCEPT only hands over connections that
+    // have spoken.
+    let hogs: Vec<TcpStream> = (0..60)
+        .map(|_| {
+            let mut s = service.connect();
+            s.write_all(b"G").unwrap();
+            s
+        })
+        .collect();
     thread::sleep(Duration::from_millis(300));
     drop(hogs);
     // Once descriptors are free again, it accepts and serves as before.
