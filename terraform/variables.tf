@@ -263,7 +263,8 @@ variable "wait_for_capacity_timeout" {
   default     = "15m"
 
   validation {
-    condition     = can(regex("^[0-9]+(s|m|h)$", var.wait_for_capacity_timeout)) && var.wait_for_capacity_timeout != "0s" && var.wait_for_capacity_timeout != "0m"
+    # Any zero ("0m", "0h", "00s") disables the wait, not just "0".
+    condition     = can(regex("^[0-9]*[1-9][0-9]*(s|m|h)$", var.wait_for_capacity_timeout))
     error_message = "wait_for_capacity_timeout must be a duration like 15m; 0 would skip the wait that makes rollouts safe."
   }
 }
