@@ -1,0 +1,211 @@
+# The rollout, planned by the real AWS provider without reaching AWS.
+#
+# The other test files mock the provider, and a mock cannot say when AWS would make a new
+# launch template version: that is the provider's own plan logic. Here the real provider
+# plans, offline: the first run builds a deployed state from overrides (no provider call
+# for an overridden resource or data source), then each plan run changes one input and
+# the provider plans against that state, with refresh off (a refresh would call AWS).
+#
+# What a plan replaces is not visible to assertions: test/infra/check_terraform_test.py
+# reads the plans from `terraform test -json -verbose` and checks, per run, which
+# resources are updated and which replaced (create before destroy). Here the assertions
+# check what is known at plan time: a version or name that stays known has not changed.
+#
+# No credentials: the keys below are placeholders, the provider is told not to check
+# them, and nothing here makes an API call (any call would fail: the first run overrides
+# every resource; a new resource in the module needs an override there too).
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "placeholder-not-a-key"
+  secret_key                  = "placeholder-not-a-secret"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+
+  # data.aws_default_tags reads these from the provider configuration, offline.
+  default_tags {
+    tags = { CostCenter = "cc-42" }
+  }
+}
+
+variables {
+  image                = "docker.io/example/micro-service"
+  app_version          = "v1"
+  vpc_id               = "vpc-0123456789abcdef0"
+  lb_subnet_ids        = ["subnet-0a00000000000000a", "subnet-0b00000000000000b"]
+  instance_subnet_ids  = ["subnet-0c00000000000000c", "subnet-0d00000000000000d"]
+  allowed_client_cidrs = ["203.0.113.0/24"]
+}
+
+# Data sources that would ask AWS.
+override_data {
+  target = data.aws_ami.flatcar
+  values = {
+    id               = "ami-0f1a7c0ffee000001"
+    name             = "Flatcar-stable-4152.2.3-hvm"
+    architecture     = "x86_64"
+    root_device_name = "/dev/xvda"
+  }
+}
+
+override_data {
+  target = data.aws_ec2_instance_type.selected
+  values = { supported_architectures = ["i386", "x86_64"] }
+}
+
+# Version 1 deployed: every resource from overrides, as AWS would have created it.
+run "deploy_v1" {
+  override_resource {
+    target = aws_launch_template.app
+    values = {
+      id             = "lt-0123456789abcdef0"
+      name           = "micro-service-20260101000000000000000001"
+      latest_version = 1
+    }
+  }
+
+  override_resource {
+    target = aws_autoscaling_group.app
+    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0c0ffee0-0000-4000-8000-000000000001:autoScalingGroupName/micro-service-20260101000000000000000001-v1" }
+  }
+
+  override_resource {
+    target = aws_lb.app
+    values = {
+      arn      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/micro-service-alb/50dc6c495c0c9188"
+      dns_name = "micro-service-alb-1234567890.us-east-1.elb.amazonaws.com"
+    }
+  }
+
+  override_resource {
+    target = aws_lb_target_group.app
+    values = { arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/micros20260101/73e2d6bc24d8a067" }
+  }
+
+  override_resource {
+    target = aws_lb_listener.http
+  }
+
+  override_resource {
+    target = aws_security_group.alb
+    values = { id = "sg-0a1b000000000a1b0" }
+  }
+
+  override_resource {
+    target = aws_security_group.instance
+    values = { id = "sg-0c2d000000000c2d0" }
+  }
+
+  override_resource {
+    target = aws_vpc_security_group_ingress_rule.alb_from_clients
+  }
+
+  override_resource {
+    target = aws_vpc_security_group_egress_rule.alb_to_instances
+  }
+
+  override_resource {
+    target = aws_vpc_security_group_ingress_rule.instance_from_alb
+  }
+
+  override_resource {
+    target = aws_vpc_security_group_egress_rule.instance_to_registry
+  }
+
+  assert {
+    condition     = output.autoscaling_group_name == "micro-service-20260101000000000000000001-v1"
+    error_message = "The deployed group should be named after launch template version 1."
+  }
+}
+
+# The same inputs again: the provider must plan no new template version, so the group
+# keeps its name (both stay known in the plan) and no instance is replaced.
+run "reapply_v1" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  assert {
+    condition = (
+      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
+    )
+    error_message = "Applying the same app_version again must not make a new template version or a new group."
+  }
+}
+
+# Scaling is not a rollout: the group is updated in place.
+run "scale_out" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  variables {
+    desired_capacity = 4
+    max_size         = 8
+  }
+
+  assert {
+    condition = (
+      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
+      && aws_autoscaling_group.app.desired_capacity == 4
+      && aws_autoscaling_group.app.wait_for_elb_capacity == 4
+    )
+    error_message = "Changing desired_capacity must resize the group in place, not roll the fleet."
+  }
+}
+
+# A new app_version: new user data, so (check_terraform_test.py) the template is updated
+# and the group replaced, the new one created before the old one is destroyed. The new
+# version number is AWS's to give, unknown in the plan, so it is not asserted here.
+run "deploy_v2" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  variables {
+    app_version = "v2"
+  }
+
+  assert {
+    condition = (
+      strcontains(base64decode(aws_launch_template.app.user_data), "docker.io/example/micro-service:v2\n")
+      && !strcontains(base64decode(aws_launch_template.app.user_data), "micro-service:v1")
+    )
+    error_message = "The user data must run the new version, and only it."
+  }
+}
+
+# A new Flatcar release (the AMI lookup returns another image) rolls the fleet the same
+# way, at the next apply (terraform/README.md).
+run "new_flatcar_release" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  override_data {
+    target = data.aws_ami.flatcar
+    values = {
+      id               = "ami-0f1a7c0ffee000002"
+      name             = "Flatcar-stable-4230.2.0-hvm"
+      architecture     = "x86_64"
+      root_device_name = "/dev/xvda"
+    }
+  }
+
+  assert {
+    condition     = aws_launch_template.app.image_id == "ami-0f1a7c0ffee000002"
+    error_message = "The template must follow the newest AMI."
+  }
+}

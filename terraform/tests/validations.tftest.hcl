@@ -1,0 +1,240 @@
+# Bad inputs are refused at plan time, before anything is created: each run sets bad
+# values and lists the checks that must refuse them (expect_failures). A run fails if
+# one of them is accepted, or if anything else fails. The other test files pass with
+# valid values, so the same checks also accept what they should.
+#
+# Variable validations see only their own variable (Terraform 1.5); rules between
+# variables are preconditions of the resources they protect.
+
+mock_provider "aws" {
+  source = "./tests/aws_mock"
+}
+
+variables {
+  image                = "docker.io/example/micro-service"
+  app_version          = "v1"
+  vpc_id               = "vpc-0123456789abcdef0"
+  lb_subnet_ids        = ["subnet-0a00000000000000a", "subnet-0b00000000000000b"]
+  instance_subnet_ids  = ["subnet-0c00000000000000c", "subnet-0d00000000000000d"]
+  allowed_client_cidrs = ["203.0.113.0/24"]
+}
+
+run "empty_version_and_tagged_image" {
+  command = plan
+
+  variables {
+    app_version = ""
+    # The tag is app_version's job; a tag here would run image:1.0:v1.
+    image = "docker.io/example/micro-service:1.0"
+  }
+
+  expect_failures = [var.app_version, var.image]
+}
+
+run "version_that_is_no_docker_tag" {
+  command = plan
+
+  variables {
+    app_version = "-rc1"
+    image       = "docker.io/example/micro-service@sha256:0123"
+  }
+
+  expect_failures = [var.app_version, var.image]
+}
+
+run "sizes_below_one" {
+  command = plan
+
+  variables {
+    min_size         = 0
+    max_size         = 0
+    desired_capacity = 0
+  }
+
+  expect_failures = [var.min_size, var.max_size, var.desired_capacity]
+}
+
+run "min_size_above_desired_capacity" {
+  command = plan
+
+  variables {
+    min_size         = 3
+    desired_capacity = 2
+    max_size         = 4
+  }
+
+  expect_failures = [aws_autoscaling_group.app]
+}
+
+run "desired_capacity_above_max_size" {
+  command = plan
+
+  variables {
+    min_size         = 2
+    desired_capacity = 5
+    max_size         = 4
+  }
+
+  expect_failures = [aws_autoscaling_group.app]
+}
+
+# A zero timeout would make apply return before the new fleet is healthy: the rollout
+# would no longer be gated on health checks.
+run "no_wait_for_capacity" {
+  command = plan
+
+  variables {
+    wait_for_capacity_timeout = "0m"
+  }
+
+  expect_failures = [var.wait_for_capacity_timeout]
+}
+
+run "no_wait_for_capacity_in_hours" {
+  command = plan
+
+  variables {
+    wait_for_capacity_timeout = "0h"
+  }
+
+  expect_failures = [var.wait_for_capacity_timeout]
+}
+
+# Outside the ALB's limits: AWS would refuse them at apply time, after the plan.
+run "health_check_outside_alb_limits" {
+  command = plan
+
+  variables {
+    health_check_path                = "health"
+    health_check_grace_period        = 7201
+    health_check_interval            = 4
+    health_check_timeout             = 1
+    health_check_healthy_threshold   = 11
+    health_check_unhealthy_threshold = 1
+    deregistration_delay             = 3601
+    lb_idle_timeout                  = 4001
+  }
+
+  expect_failures = [
+    var.health_check_path,
+    var.health_check_grace_period,
+    var.health_check_interval,
+    var.health_check_timeout,
+    var.health_check_healthy_threshold,
+    var.health_check_unhealthy_threshold,
+    var.deregistration_delay,
+    var.lb_idle_timeout,
+  ]
+}
+
+run "timeout_not_shorter_than_interval" {
+  command = plan
+
+  variables {
+    health_check_interval = 5
+    health_check_timeout  = 5
+  }
+
+  expect_failures = [aws_lb_target_group.app]
+}
+
+run "service_settings_out_of_range" {
+  command = plan
+
+  variables {
+    app_port            = 80
+    health_failure_rate = 1.5
+    shutdown_timeout    = 0
+  }
+
+  expect_failures = [var.app_port, var.health_failure_rate, var.shutdown_timeout]
+}
+
+run "load_balancer_settings" {
+  command = plan
+
+  variables {
+    desync_mitigation_mode = "monitor"
+    certificate_arn        = "arn:aws:iam::123456789012:server-certificate/example"
+  }
+
+  expect_failures = [var.desync_mitigation_mode, var.certificate_arn]
+}
+
+run "network_inputs" {
+  command = plan
+
+  variables {
+    vpc_id              = "vpc-"
+    lb_subnet_ids       = ["subnet-0a00000000000000a"]
+    instance_subnet_ids = []
+    # IPv6 ranges are not supported by the rules (cidr_ipv4).
+    allowed_client_cidrs     = ["::/0"]
+    instance_egress_cidrs    = ["0.0.0.0"]
+    extra_security_group_ids = ["default"]
+  }
+
+  expect_failures = [
+    var.vpc_id,
+    var.lb_subnet_ids,
+    var.instance_subnet_ids,
+    var.allowed_client_cidrs,
+    var.instance_egress_cidrs,
+    var.extra_security_group_ids,
+  ]
+}
+
+run "names" {
+  command = plan
+
+  variables {
+    # 25 characters: the ALB's name ("<prefix>-alb") would pass AWS's 32.
+    name_prefix     = "a-very-long-service-name1"
+    flatcar_channel = "edge"
+    architecture    = "aarch64"
+    ami_id          = "ami-"
+    ami_owners      = []
+    instance_type   = "t3micro"
+  }
+
+  expect_failures = [
+    var.name_prefix,
+    var.flatcar_channel,
+    var.architecture,
+    var.ami_id,
+    var.ami_owners,
+    var.instance_type,
+  ]
+}
+
+# The mocked AMI is x86_64 (aws_mock/aws.tfmock.hcl).
+run "ami_of_another_architecture" {
+  command = plan
+
+  variables {
+    architecture  = "arm64"
+    instance_type = "t4g.micro"
+  }
+
+  override_data {
+    target = data.aws_ec2_instance_type.selected
+    values = { supported_architectures = ["arm64"] }
+  }
+
+  expect_failures = [aws_launch_template.app]
+}
+
+run "instance_type_of_another_architecture" {
+  command = plan
+
+  variables {
+    instance_type = "t4g.micro"
+  }
+
+  override_data {
+    target = data.aws_ec2_instance_type.selected
+    values = { supported_architectures = ["arm64"] }
+  }
+
+  expect_failures = [aws_launch_template.app]
+}
