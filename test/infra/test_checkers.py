@@ -5,6 +5,7 @@ python3 -m unittest discover -s test/infra -p 'test_*.py'
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import textwrap
@@ -18,6 +19,7 @@ sys.path.insert(0, str(HERE.parents[1] / "test" / "lib"))
 import check_cloud_config as ccc  # noqa: E402
 import check_health_math as chm  # noqa: E402
 import check_module_contract as cmc  # noqa: E402
+import check_terraform_test as ctt  # noqa: E402
 import cloudconfig  # noqa: E402
 import tfconfig as tf  # noqa: E402
 
@@ -238,6 +240,65 @@ class HealthMath(unittest.TestCase):
         problems = "\n".join(chm.goal_problems(defaults, chosen))
         self.assertIn("less than once a day", problems)
         self.assertIn("deregistration_delay 300", problems)
+
+
+class TerraformTestChecker(unittest.TestCase):
+    """check_terraform_test.py on hand-made `terraform test -json` lines."""
+
+    @staticmethod
+    def change(address, actions, new_version=False, replace_paths=None):
+        change = {"actions": actions, "after_unknown": {"latest_version": True} if new_version else {}}
+        if replace_paths:
+            change["replace_paths"] = replace_paths
+        return {"address": address, "change": change}
+
+    def results(self, plans, statuses=None):
+        """A rollout file whose runs have these plans (run -> resource changes)."""
+        lines = []
+        for run, changes in plans.items():
+            status = (statuses or {}).get(run, "pass")
+            lines.append({"type": "test_run", "test_run": {"path": ctt.ROLLOUT_FILE, "run": run, "progress": "complete", "status": status}})
+            lines.append({"type": "test_plan", "@testfile": ctt.ROLLOUT_FILE, "@testrun": run, "test_plan": {"resource_changes": changes}})
+        results = ctt.Results()
+        ctt.read([json.dumps(line) for line in lines], results)
+        return results
+
+    def good_plans(self):
+        stays = [self.change(ctt.TEMPLATE, ["update"]), self.change(ctt.GROUP, ["update"])]
+        rolls = [self.change(ctt.TEMPLATE, ["update"], new_version=True),
+                 self.change(ctt.GROUP, ["create", "delete"], replace_paths=[["name"]]),
+                 self.change("aws_lb.app", ["update"])]
+        return {run: (rolls if r else stays) for run, r in ctt.ROLLOUT_EXPECTATIONS.items()}
+
+    def test_the_expected_rollout_passes(self):
+        _, failures = ctt.check(self.results(self.good_plans()), expect_rollout=True)
+        self.assertEqual(failures, [])
+
+    def test_flags_a_failed_run(self):
+        _, failures = ctt.check(self.results(self.good_plans(), {"scale_out": "fail"}), expect_rollout=True)
+        self.assertIn("run scale_out: fail", "\n".join(failures))
+
+    def test_flags_destroy_before_create_and_a_roll_on_scaling(self):
+        plans = self.good_plans()
+        plans["deploy_v2"][1] = self.change(ctt.GROUP, ["delete", "create"], replace_paths=[["name"]])
+        plans["scale_out"] = [self.change(ctt.TEMPLATE, ["update"], new_version=True), self.change(ctt.GROUP, ["update"])]
+        failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
+        self.assertIn("deploy_v2: expected the group to be replaced, created before", failures)
+        self.assertIn("scale_out: the launch template gets a new version", failures)
+
+    def test_flags_a_rollout_that_replaces_nothing_or_too_much(self):
+        plans = self.good_plans()
+        plans["new_flatcar_release"] = [self.change(ctt.TEMPLATE, ["update"]), self.change(ctt.GROUP, ["update"])]
+        plans["deploy_v2"][2] = self.change("aws_lb.app", ["create", "delete"])
+        failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
+        self.assertIn("new_flatcar_release: expected a new version of the launch template", failures)
+        self.assertIn("new_flatcar_release: expected the group to be replaced", failures)
+        self.assertIn("deploy_v2: aws_lb.app would be replaced", failures)
+
+    def test_flags_missing_plans(self):
+        results = self.results(self.good_plans())
+        results.plans.clear()
+        self.assertIn("no plan for run deploy_v2", "\n".join(ctt.check(results, expect_rollout=True)[1]))
 
 
 if __name__ == "__main__":
