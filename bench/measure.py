@@ -298,7 +298,6 @@ def cmd_spawn(args):
 
 # --- the table ------------------------------------------------------------------------
 
-MUSL = "micro-service (musl)"
 SHAPES = [
     ("ka50", "keep-alive c50"),
     ("ka256", "keep-alive c256"),
@@ -413,12 +412,14 @@ def cmd_table(args):
     if "micro-service" in spawn and "nginx" in spawn:
         absolute("spawn to first correct `/ping` (median)", spawn["micro-service"],
                  spawn["nginx"], lambda x: f"{x:.2f} ms", 3.0, "≤ 3 ms")
-    # The static build (what the container image ships) is started on its own, not loaded.
-    a, b = memory(MUSL, "idle"), memory("nginx", "idle")
+    # The other build (glibc, or musl when glibc is loaded) is started on its own, not
+    # loaded; its figures keep their targets, met or not.
+    other = f"micro-service ({args.other})"
+    a, b = memory(other, "idle"), memory("nginx", "idle")
     if a is not None and b is not None:
-        absolute("idle resident memory, static musl build", a, b, fmt_kib, 2048, "≤ 2 MiB")
-    if MUSL in spawn and "nginx" in spawn:
-        absolute("spawn to first correct `/ping`, static musl build", spawn[MUSL],
+        absolute(f"idle resident memory, {args.other} build", a, b, fmt_kib, 2048, "≤ 2 MiB")
+    if other in spawn and "nginx" in spawn:
+        absolute(f"spawn to first correct `/ping`, {args.other} build", spawn[other],
                  spawn["nginx"], lambda x: f"{x:.2f} ms", 3.0, "≤ 3 ms")
     for spec in args.binary:
         name, path = spec.split("=", 1)
@@ -500,6 +501,7 @@ def main():
     s.add_argument("--binary", action="append", default=[])
     s.add_argument("--smoke", action="store_true")
     s.add_argument("--subject", default="target/release/micro-service")
+    s.add_argument("--other", default="glibc", help="the build started but not loaded")
     args = p.parse_args()
     return {"ping": cmd_ping, "requests": cmd_requests, "syscalls": cmd_syscalls, "memory": cmd_memory, "wrk": cmd_wrk, "spawn": cmd_spawn,
             "table": cmd_table}[args.cmd](args)

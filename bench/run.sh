@@ -24,15 +24,26 @@ source bench/lib.sh
 ensure_tools wrk=wrk nginx=nginx-light
 
 # --- the service: release builds --------------------------------------------------------
-cargo build --release --locked --quiet
+# The binary under load is the static musl build: what the image ships and the fleet runs.
+# BENCH_BINARY=target/release/micro-service loads the glibc build instead. The other build
+# is only started, for its idle memory and spawn time.
+glibc_binary=target/release/micro-service
 musl_target=x86_64-unknown-linux-musl
 musl_binary=target/$musl_target/release/micro-service
-if rustup target list --installed 2>/dev/null | grep -qx "$musl_target"; then
+cargo build --release --locked --quiet
+if rustup target add "$musl_target" >/dev/null 2>&1; then
   cargo build --release --locked --quiet --target "$musl_target"
+  default_binary=$musl_binary
+else
+  echo "bench: WARNING: rustup cannot add $musl_target; loading the glibc build instead" >&2
+  default_binary=$glibc_binary
 fi
-# The binary under load: the glibc release build unless told otherwise (BENCH_BINARY=
-# target/x86_64-unknown-linux-musl/release/micro-service loads the image's static build).
-binary=${BENCH_BINARY:-target/release/micro-service}
+binary=${BENCH_BINARY:-$default_binary}
+if [ "$binary" = "$musl_binary" ]; then
+  other_binary=$glibc_binary other_label=glibc
+else
+  other_binary=$musl_binary other_label=musl
+fi
 
 results=$tmp/results.jsonl
 : >"$results"
@@ -97,16 +108,17 @@ PORT=$ms_spawn_port BIND=127.0.0.1 ACCESS_LOG=off "${measure[@]}" spawn \
 nginx_cmd "$tmp/nginx-spawn"
 "${measure[@]}" spawn --server nginx --port "$nginx_spawn_port" --runs "$spawns" \
   --out "$results" -- "${cmd[@]}"
-if [ -x "$musl_binary" ]; then
+if [ -x "$other_binary" ]; then
   PORT=$ms_spawn_port BIND=127.0.0.1 ACCESS_LOG=off "${measure[@]}" spawn \
-    --server "micro-service (musl)" --port "$ms_spawn_port" --runs "$spawns" --memory \
-    --out "$results" -- "$musl_binary"
+    --server "micro-service ($other_label)" --port "$ms_spawn_port" --runs "$spawns" --memory \
+    --out "$results" -- "$other_binary"
 fi
 
 # --- the table --------------------------------------------------------------------------
 mkdir -p bench/results
 cp "$results" "bench/results/$out.jsonl"
 table_args=(--results "$results" --out "bench/results/$out.md" --subject "$binary"
+  --other "$other_label"
   --binary "release (glibc)=target/release/micro-service"
   --binary "release (musl, static)=$musl_binary")
 if $smoke; then table_args+=(--smoke); fi

@@ -3,9 +3,9 @@
 //! blocks, so one thread drives many connections and a slow client costs only memory.
 
 use crate::access_log::AccessLog;
+use crate::clock::Clock;
 use crate::epoll::Interest;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::date::DateCache;
 use crate::http::parse::{Header, MAX_HEADERS, Status, Version, parse_head};
 use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
@@ -139,22 +139,22 @@ impl Connection {
     }
 
     /// The deadline passed: close quietly, or answer 408 when a request was under way.
-    pub fn on_timeout(&mut self, shared: &Shared, date: &mut DateCache) -> Next {
+    pub fn on_timeout(&mut self, shared: &Shared, clock: &Clock) -> Next {
         if self.write_blocked_since.is_some() {
             return Next::Close; // the client does not read what we send
         }
         match self.state {
             State::Head { .. } if self.input.is_empty() => Next::Close,
             State::Head { .. } | State::Body { .. } => {
-                self.fail(shared, date, 408, "request not received in time");
-                self.on_ready(shared, date)
+                self.fail(shared, clock, 408, "request not received in time");
+                self.on_ready(shared, clock)
             }
             State::Closing { .. } | State::Lingering { .. } => Next::Close,
         }
     }
 
     /// The socket is ready (or may be): do all the work that can be done without waiting.
-    pub fn on_ready(&mut self, shared: &Shared, date: &mut DateCache) -> Next {
+    pub fn on_ready(&mut self, shared: &Shared, clock: &Clock) -> Next {
         let mut reads = 0;
         loop {
             match self.state {
@@ -167,7 +167,7 @@ impl Connection {
                     return next;
                 }
             }
-            if let Progress::Advanced = self.advance(shared, date) {
+            if let Progress::Advanced = self.advance(shared, clock) {
                 continue;
             }
             // Everything buffered is answered: send it before waiting for more.
@@ -185,7 +185,7 @@ impl Connection {
                 Ok(_) => {
                     if let State::Head { idle: true } = self.state {
                         self.state = State::Head { idle: false };
-                        self.since = Instant::now();
+                        self.since = clock.now();
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -198,17 +198,17 @@ impl Connection {
     }
 
     /// Parses, discards bodies and answers, using only what is buffered.
-    fn advance(&mut self, shared: &Shared, date: &mut DateCache) -> Progress {
+    fn advance(&mut self, shared: &Shared, clock: &Clock) -> Progress {
         match std::mem::replace(&mut self.state, State::Head { idle: false }) {
             State::Head { idle } => {
                 self.state = State::Head { idle };
-                self.advance_head(shared, date)
+                self.advance_head(shared, clock)
             }
             State::Body {
                 pending,
                 left,
                 expect_continue,
-            } => self.advance_body(shared, date, pending, left, expect_continue),
+            } => self.advance_body(shared, clock, pending, left, expect_continue),
             other => {
                 self.state = other;
                 Progress::NeedInput
@@ -216,17 +216,17 @@ impl Connection {
         }
     }
 
-    fn advance_head(&mut self, shared: &Shared, date: &mut DateCache) -> Progress {
+    fn advance_head(&mut self, shared: &Shared, clock: &Clock) -> Progress {
         let mut storage = [Header::EMPTY; MAX_HEADERS];
         let (head, len) = match parse_head(self.input.filled(), &mut storage) {
             Ok(Status::Complete { head, len }) => (head, len),
             Ok(Status::Partial) if self.input.is_full() => {
-                self.fail(shared, date, 431, "request head too large");
+                self.fail(shared, clock, 431, "request head too large");
                 return Progress::Advanced;
             }
             Ok(Status::Partial) => return Progress::NeedInput,
             Err(e) => {
-                self.fail(shared, date, e.status(), e);
+                self.fail(shared, clock, e.status(), e);
                 return Progress::Advanced;
             }
         };
@@ -238,7 +238,7 @@ impl Connection {
         let request = match interpret(&head) {
             Ok(request) => request,
             Err(e) => {
-                self.fail(shared, date, e.status(), e);
+                self.fail(shared, clock, e.status(), e);
                 return Progress::Advanced;
             }
         };
@@ -256,19 +256,19 @@ impl Connection {
         self.input.consume(len);
         let left = match body {
             BodyFraming::None => {
-                self.respond(shared, date, pending);
+                self.respond(shared, clock, pending);
                 return Progress::Advanced;
             }
             BodyFraming::Length(n) => BodyLeft::Length(n),
             BodyFraming::Chunked => BodyLeft::Chunked(ChunkedDecoder::default()),
         };
-        self.advance_body(shared, date, pending, left, expect_continue)
+        self.advance_body(shared, clock, pending, left, expect_continue)
     }
 
     fn advance_body(
         &mut self,
         shared: &Shared,
-        date: &mut DateCache,
+        clock: &Clock,
         pending: Pending,
         mut left: BodyLeft,
         expect_continue: bool,
@@ -286,13 +286,13 @@ impl Connection {
                     decoder.is_done()
                 }
                 Err(e) => {
-                    self.fail(shared, date, e.status(), e);
+                    self.fail(shared, clock, e.status(), e);
                     return Progress::Advanced;
                 }
             },
         };
         if done {
-            self.respond(shared, date, pending);
+            self.respond(shared, clock, pending);
             return Progress::Advanced;
         }
         self.state = State::Body {
@@ -308,7 +308,7 @@ impl Connection {
         Progress::NeedInput
     }
 
-    fn respond(&mut self, shared: &Shared, date: &mut DateCache, pending: Pending) {
+    fn respond(&mut self, shared: &Shared, clock: &Clock, pending: Pending) {
         let keep_alive = pending.keep_alive && !shared.shutting_down.load(Ordering::Acquire);
         let framing = Framing {
             version: pending.version,
@@ -319,7 +319,7 @@ impl Connection {
             &mut self.output,
             &pending.response,
             framing,
-            date.get(),
+            clock.date(),
             &shared.server,
         );
         self.log(&shared.access_log, pending.response.status, sent);
@@ -327,7 +327,7 @@ impl Connection {
             self.state = State::Head {
                 idle: self.input.is_empty(),
             };
-            self.since = Instant::now();
+            self.since = clock.now();
         } else {
             // Unread input after the last request: linger so our answer is not reset.
             self.state = State::Closing {
@@ -337,14 +337,14 @@ impl Connection {
     }
 
     /// Answers an error that ends the connection, after any answers already batched.
-    fn fail(&mut self, shared: &Shared, date: &mut DateCache, status: u16, reason: impl ToString) {
+    fn fail(&mut self, shared: &Shared, clock: &Clock, status: u16, reason: impl ToString) {
         let body = format!("{}: {}\n", response::reason(status), reason.to_string());
         let error = Response {
             status,
             body: body.as_bytes(),
             allow: false,
         };
-        let sent = write_closing(&mut self.output, &error, date.get(), &shared.server);
+        let sent = write_closing(&mut self.output, &error, clock.date(), &shared.server);
         if self.log_request.is_empty() {
             self.log_request.push('-');
         }

@@ -1,9 +1,10 @@
 //! One worker thread's event loop: accepts from the shared listener, drives its
 //! connections on readiness, enforces their deadlines, and drains on shutdown.
 
+use crate::clock::Clock;
 use crate::connection::{Connection, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
-use crate::http::date::{Civil, DateCache};
+use crate::http::date::Civil;
 use crate::http::response::{Response, write_closing};
 use crate::socket;
 use std::io::{self, Write};
@@ -46,7 +47,7 @@ pub struct EventLoop {
     shutdown_timeout: Duration,
     conns: Vec<Option<Entry>>,
     free: Vec<usize>,
-    date: DateCache,
+    clock: Clock,
     accept_paused_until: Option<Instant>,
     shutdown_deadline: Option<Instant>,
 }
@@ -72,7 +73,7 @@ impl EventLoop {
             shutdown_timeout,
             conns: Vec::new(),
             free: Vec::new(),
-            date: DateCache::default(),
+            clock: Clock::new(),
             accept_paused_until: None,
             shutdown_deadline: None,
         })
@@ -91,6 +92,8 @@ impl EventLoop {
                     return false;
                 }
             };
+            // One reading of the clocks serves every event of this wake-up.
+            self.clock.tick();
             for event in &events[..n] {
                 match event.token() {
                     LISTENER => self.accept(),
@@ -98,10 +101,10 @@ impl EventLoop {
                     token => self.drive(token as usize),
                 }
             }
-            let now = Instant::now();
+            let now = self.clock.now();
             if now.duration_since(last_tick) >= TICK {
                 last_tick = now;
-                self.tick(now);
+                self.check_deadlines(now);
             }
             if let Some(deadline) = self.shutdown_deadline {
                 if self.open() == 0 {
@@ -129,7 +132,7 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => return self.pause_accepting(&e),
             };
-            let accepted = Instant::now();
+            let accepted = self.clock.now();
             if self.capacity.open.fetch_add(1, Ordering::AcqRel) >= self.capacity.max
                 && !self.close_oldest_idle()
             {
@@ -141,7 +144,7 @@ impl EventLoop {
             // it now, and only involve epoll if the connection must wait (keep-alive, or a
             // request still on its way). A `Connection: close` request never touches it.
             let mut conn = Connection::new(stream, accepted);
-            match conn.on_ready(&self.shared, &mut self.date) {
+            match conn.on_ready(&self.shared, &self.clock) {
                 Next::Wait(interest) => self.insert(conn, interest),
                 Next::Close => {
                     self.capacity.open.fetch_sub(1, Ordering::AcqRel);
@@ -183,7 +186,7 @@ impl EventLoop {
         let Some(entry) = self.conns.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
-        let next = entry.conn.on_ready(&self.shared, &mut self.date);
+        let next = entry.conn.on_ready(&self.shared, &self.clock);
         self.apply(index, next);
     }
 
@@ -234,7 +237,7 @@ impl EventLoop {
         }
     }
 
-    fn tick(&mut self, now: Instant) {
+    fn check_deadlines(&mut self, now: Instant) {
         if let (Some(until), Some(listener)) = (self.accept_paused_until, &self.listener) {
             if now >= until && self.epoll.add_shared(listener, LISTENER).is_ok() {
                 self.accept_paused_until = None;
@@ -245,7 +248,7 @@ impl EventLoop {
                 continue;
             };
             if entry.conn.deadline(&self.shared) <= now {
-                let next = entry.conn.on_timeout(&self.shared, &mut self.date);
+                let next = entry.conn.on_timeout(&self.shared, &self.clock);
                 self.apply(index, next);
             }
         }

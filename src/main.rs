@@ -1,6 +1,7 @@
 //! micro-service: a tiny HTTP/1.1 service. Configuration in, server out; see `--help`.
 
 mod access_log;
+mod clock;
 mod config;
 mod connection;
 mod epoll;

@@ -85,35 +85,6 @@ pub fn unix_now() -> i64 {
     }
 }
 
-/// The Date header value changes once a second; formatting it per response would be
-/// wasted work, so each worker keeps the current one.
-#[derive(Debug)]
-pub struct DateCache {
-    second: i64,
-    value: [u8; IMF_FIXDATE_LEN],
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        let second = unix_now();
-        DateCache {
-            second,
-            value: Civil::from_unix(second).imf_fixdate(),
-        }
-    }
-}
-
-impl DateCache {
-    pub fn get(&mut self) -> &[u8; IMF_FIXDATE_LEN] {
-        let now = unix_now();
-        if now != self.second {
-            self.second = now;
-            self.value = Civil::from_unix(now).imf_fixdate();
-        }
-        &self.value
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
