@@ -119,7 +119,7 @@ mkdir -p bench/results
 cp "$results" "bench/results/$out.jsonl"
 table_args=(--results "$results" --out "bench/results/$out.md" --subject "$binary"
   --other "$other_label"
-  --binary "release (glibc)=target/release/micro-service"
+  --binary "release (glibc)=$glibc_binary"
   --binary "release (musl, static)=$musl_binary")
 if $smoke; then table_args+=(--smoke); fi
 echo

@@ -32,6 +32,18 @@ pub struct Capacity {
     pub max: usize,
 }
 
+impl Capacity {
+    /// Counts one more connection; false when that goes over the maximum (it is counted
+    /// all the same, until `release`).
+    fn claim(&self) -> bool {
+        self.open.fetch_add(1, Ordering::AcqRel) < self.max
+    }
+
+    fn release(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 struct Entry {
     conn: Connection,
     interest: Interest,
@@ -133,10 +145,8 @@ impl EventLoop {
                 Err(e) => return self.pause_accepting(&e),
             };
             let accepted = self.clock.now();
-            if self.capacity.open.fetch_add(1, Ordering::AcqRel) >= self.capacity.max
-                && !self.close_oldest_idle()
-            {
-                self.capacity.open.fetch_sub(1, Ordering::AcqRel);
+            if !self.capacity.claim() && !self.close_oldest_idle() {
+                self.capacity.release();
                 shed(stream, &self.shared.server);
                 continue;
             }
@@ -146,9 +156,7 @@ impl EventLoop {
             let mut conn = Connection::new(stream, accepted);
             match conn.on_ready(&self.shared, &self.clock) {
                 Next::Wait(interest) => self.insert(conn, interest),
-                Next::Close => {
-                    self.capacity.open.fetch_sub(1, Ordering::AcqRel);
-                }
+                Next::Close => self.capacity.release(),
             }
         }
     }
@@ -176,7 +184,7 @@ impl EventLoop {
             .is_err()
         {
             self.free.push(index);
-            self.capacity.open.fetch_sub(1, Ordering::AcqRel);
+            self.capacity.release();
             return;
         }
         self.conns[index] = Some(Entry { conn, interest });
@@ -215,7 +223,7 @@ impl EventLoop {
         // Dropping the stream closes it, which also takes it out of the epoll set.
         if self.conns[index].take().is_some() {
             self.free.push(index);
-            self.capacity.open.fetch_sub(1, Ordering::AcqRel);
+            self.capacity.release();
         }
     }
 
