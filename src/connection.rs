@@ -1,8 +1,11 @@
 //! One connection's life as a state machine driven by readiness: read requests, answer
 //! them in order, keep the connection open or close it, all within deadlines. It never
-//! blocks, so one thread drives many connections and a slow client costs only memory.
+//! blocks, so one thread drives many connections and a slow client costs only memory. It
+//! knows its socket only as a `Transport` and the time only as a `Clock`, so every path
+//! (write-blocked, idle, linger, drain, errors) has deterministic unit tests below.
 
 use crate::access_log::AccessLog;
+use crate::buffer_pool::BufferPool;
 use crate::clock::Clock;
 use crate::epoll::Interest;
 use crate::http::chunked::ChunkedDecoder;
@@ -11,8 +14,9 @@ use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
 use crate::routes::Routes;
-use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use crate::transport::Transport;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,9 +24,10 @@ use std::time::{Duration, Instant};
 const MAX_BATCHED_OUTPUT: usize = 64 * 1024;
 /// Reads per readiness event before other connections get their turn.
 const READS_PER_TURN: usize = 16;
-/// After an error we read (and drop) what the client still sends, so that closing does not
-/// reset the connection before the client has read our answer; within these bounds.
-const LINGER_TIME: Duration = Duration::from_secs(1);
+/// When we close, we first send FIN and then read (and drop) what the client still sends,
+/// so that the close does not turn into a reset that destroys our last answer before the
+/// client has read it; within these bounds.
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 64 * 1024;
 
 /// What every connection on every event loop shares.
@@ -31,9 +36,45 @@ pub struct Shared {
     pub access_log: AccessLog,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
+    /// How long a connection must have been quiet before we close it at shutdown or to
+    /// make room: a client that has just had an answer may have its next request on the
+    /// way, and closing under it would lose that request.
+    pub quiet_before_close: Duration,
+    /// How long the listener holds back a connection that has sent nothing
+    /// (TCP_DEFER_ACCEPT): one accepted silent has been silent that long already.
+    pub accept_defer: Duration,
     /// The `Server` header's value: `micro-service/<version>`.
     pub server: String,
     pub shutting_down: AtomicBool,
+}
+
+impl Shared {
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+/// What a connection works with on its event loop: shared settings, the loop's clock
+/// reading, and its spare buffers.
+pub struct Context<'a> {
+    pub shared: &'a Shared,
+    pub clock: &'a Clock,
+    pub buffers: &'a mut Buffers,
+}
+
+/// The spare buffers of one event loop.
+pub struct Buffers {
+    pub input: BufferPool,
+    pub output: BufferPool,
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Buffers {
+            input: BufferPool::for_input(),
+            output: BufferPool::for_output(),
+        }
+    }
 }
 
 /// What the event loop should do with the connection next.
@@ -60,8 +101,8 @@ enum BodyLeft {
 
 #[derive(Debug)]
 enum State {
-    /// Waiting for a request head. `idle`: a keep-alive connection between requests.
-    Head { idle: bool },
+    /// Waiting for a request head; quiet when nothing of it has arrived yet.
+    Head,
     /// Reading a request body to discard it, then answering.
     Body {
         pending: Pending,
@@ -79,8 +120,8 @@ enum Progress {
     NeedInput,
 }
 
-pub struct Connection {
-    stream: TcpStream,
+pub struct Connection<T: Transport> {
+    transport: T,
     /// Asked of the kernel on the first access-log line, and only then.
     peer: Option<SocketAddr>,
     input: InputBuffer,
@@ -88,40 +129,69 @@ pub struct Connection {
     written: usize,
     state: State,
     /// Start of the current state's clock: when the request began (for a new connection,
-    /// its accept: time spent waiting counts), or when the connection became idle.
+    /// its accept: time spent waiting counts), or when the connection became quiet.
     since: Instant,
+    /// Whether the client has sent anything yet.
+    spoken: bool,
     /// Set while a write waits for the client to read.
     write_blocked_since: Option<Instant>,
     log_request: String,
 }
 
-impl Connection {
-    pub fn new(stream: TcpStream, accepted: Instant) -> Connection {
+impl<T: Transport> Connection<T> {
+    pub fn new(transport: T, accepted: Instant) -> Connection<T> {
         Connection {
-            stream,
+            transport,
             peer: None,
             input: InputBuffer::default(),
             output: Vec::new(),
             written: 0,
-            state: State::Head { idle: false },
+            state: State::Head,
             since: accepted,
+            spoken: false,
             write_blocked_since: None,
             log_request: String::new(),
         }
     }
 
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
+    pub fn transport(&self) -> &T {
+        &self.transport
     }
 
-    /// Between requests with nothing left to send: safe to close at any moment.
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { idle: true }) && self.written == self.output.len()
+    /// Between requests (or before the first) with nothing received and nothing to send.
+    fn is_quiet(&self) -> bool {
+        matches!(self.state, State::Head)
+            && self.input.is_empty()
+            && self.written == self.output.len()
     }
 
-    /// When the connection has been idle since, if it is.
-    pub fn idle_since(&self) -> Option<Instant> {
-        self.is_idle().then_some(self.since)
+    /// Since when the connection has been quiet, if it is: the order in which connections
+    /// are closed to make room, oldest first. One that has never spoken was already silent
+    /// for the accept deferral before we saw it.
+    pub fn quiet_since(&self, shared: &Shared) -> Option<Instant> {
+        if !self.is_quiet() {
+            return None;
+        }
+        if self.spoken {
+            return Some(self.since);
+        }
+        Some(
+            self.since
+                .checked_sub(shared.accept_defer)
+                .unwrap_or(self.since),
+        )
+    }
+
+    /// Only draining what the client still sends before closing: no longer a connection
+    /// that is being served.
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.state, State::Lingering { .. })
+    }
+
+    /// Memory held by this connection's buffers (not by the connection itself).
+    #[cfg(test)]
+    fn buffer_bytes(&self) -> usize {
+        self.input.capacity() + self.output.capacity() + self.log_request.capacity()
     }
 
     /// When the current wait gives up.
@@ -129,9 +199,16 @@ impl Connection {
         if let Some(since) = self.write_blocked_since {
             return since + shared.request_timeout;
         }
+        if let Some(quiet) = self.quiet_since(shared) {
+            if shared.is_shutting_down() {
+                return quiet + shared.quiet_before_close;
+            }
+            if self.spoken {
+                return quiet + shared.idle_timeout;
+            }
+        }
         match self.state {
-            State::Head { idle: true } => self.since + shared.idle_timeout,
-            State::Head { idle: false } | State::Body { .. } | State::Closing { .. } => {
+            State::Head | State::Body { .. } | State::Closing { .. } => {
                 self.since + shared.request_timeout
             }
             State::Lingering { until, .. } => until,
@@ -139,39 +216,91 @@ impl Connection {
     }
 
     /// The deadline passed: close quietly, or answer 408 when a request was under way.
-    pub fn on_timeout(&mut self, shared: &Shared, clock: &Clock) -> Next {
+    pub fn on_timeout(&mut self, cx: &mut Context) -> Next {
         if self.write_blocked_since.is_some() {
             return Next::Close; // the client does not read what we send
         }
-        match self.state {
-            State::Head { .. } if self.input.is_empty() => Next::Close,
-            State::Head { .. } | State::Body { .. } => {
-                self.fail(shared, clock, 408, "request not received in time");
-                self.on_ready(shared, clock)
+        match &self.state {
+            State::Head if self.input.is_empty() => {
+                // A request may have arrived since we last looked: answer it rather than
+                // close under it.
+                let next = self.on_ready(cx);
+                if next == Next::Wait(Interest::Read) && self.is_quiet() {
+                    return self.close_quietly(cx);
+                }
+                next
+            }
+            State::Head => {
+                let head_only = names_head(self.input.filled());
+                self.fail(cx, 408, "request not received in time", head_only);
+                self.on_ready(cx)
+            }
+            State::Body { pending, .. } => {
+                let head_only = pending.method == Method::Head;
+                self.fail(cx, 408, "request not received in time", head_only);
+                self.on_ready(cx)
             }
             State::Closing { .. } | State::Lingering { .. } => Next::Close,
         }
     }
 
+    /// Closes a quiet connection gracefully: FIN, then drop what the client still sends
+    /// for a moment, so that it sees the end of the stream instead of a reset.
+    pub fn close_quietly(&mut self, cx: &mut Context) -> Next {
+        self.state = State::Closing { linger: true };
+        let next = self.close(cx, true);
+        self.release_buffers(cx.buffers);
+        next
+    }
+
+    /// Refuses a new connection with an error answer (to HEAD without a body, so the bytes
+    /// already sent are read first), then closes it gracefully.
+    pub fn refuse(&mut self, cx: &mut Context, status: u16, reason: &str) -> Next {
+        let transport = &self.transport;
+        let _ = self
+            .input
+            .read_with(&mut cx.buffers.input, |room| transport.read(room));
+        let head_only = names_head(self.input.filled());
+        self.fail(cx, status, reason, head_only);
+        self.on_ready(cx)
+    }
+
     /// The socket is ready (or may be): do all the work that can be done without waiting.
-    pub fn on_ready(&mut self, shared: &Shared, clock: &Clock) -> Next {
+    pub fn on_ready(&mut self, cx: &mut Context) -> Next {
+        let next = self.work(cx);
+        self.release_buffers(cx.buffers);
+        next
+    }
+
+    /// Quiet connections hold no buffers: they go back to the loop's pool.
+    fn release_buffers(&mut self, buffers: &mut Buffers) {
+        self.input.release(&mut buffers.input);
+        if self.output.is_empty() && self.output.capacity() > 0 {
+            buffers.output.give(std::mem::take(&mut self.output));
+        }
+        if self.log_request.is_empty() && self.log_request.capacity() > 0 {
+            self.log_request = String::new();
+        }
+    }
+
+    fn work(&mut self, cx: &mut Context) -> Next {
         let mut reads = 0;
         loop {
             match self.state {
-                State::Closing { linger } => return self.close(linger),
-                State::Lingering { .. } => return self.linger(),
-                State::Head { .. } | State::Body { .. } => {}
+                State::Closing { linger } => return self.close(cx, linger),
+                State::Lingering { .. } => return self.linger(cx),
+                State::Head | State::Body { .. } => {}
             }
             if self.output.len() - self.written >= MAX_BATCHED_OUTPUT {
-                if let Some(next) = self.flush() {
+                if let Some(next) = self.flush(cx.clock) {
                     return next;
                 }
             }
-            if let Progress::Advanced = self.advance(shared, clock) {
+            if let Progress::Advanced = self.advance(cx) {
                 continue;
             }
             // Everything buffered is answered: send it before waiting for more.
-            if let Some(next) = self.flush() {
+            if let Some(next) = self.flush(cx.clock) {
                 return next;
             }
             // A read that did not fill the buffer drained the socket: rather than a read
@@ -180,13 +309,18 @@ impl Connection {
                 return Next::Wait(Interest::Read);
             }
             reads += 1;
-            match self.input.read_from(&mut &self.stream) {
+            let was_quiet = self.input.is_empty();
+            let transport = &self.transport;
+            match self
+                .input
+                .read_with(&mut cx.buffers.input, |room| transport.read(room))
+            {
                 Ok(0) => return Next::Close,
                 Ok(_) => {
-                    if let State::Head { idle: true } = self.state {
-                        self.state = State::Head { idle: false };
-                        self.since = clock.now();
+                    if was_quiet && self.spoken {
+                        self.since = cx.clock.now(); // a new request begins
                     }
+                    self.spoken = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Next::Wait(Interest::Read);
@@ -198,17 +332,14 @@ impl Connection {
     }
 
     /// Parses, discards bodies and answers, using only what is buffered.
-    fn advance(&mut self, shared: &Shared, clock: &Clock) -> Progress {
-        match std::mem::replace(&mut self.state, State::Head { idle: false }) {
-            State::Head { idle } => {
-                self.state = State::Head { idle };
-                self.advance_head(shared, clock)
-            }
+    fn advance(&mut self, cx: &mut Context) -> Progress {
+        match std::mem::replace(&mut self.state, State::Head) {
+            State::Head => self.advance_head(cx),
             State::Body {
                 pending,
                 left,
                 expect_continue,
-            } => self.advance_body(shared, clock, pending, left, expect_continue),
+            } => self.advance_body(cx, pending, left, expect_continue),
             other => {
                 self.state = other;
                 Progress::NeedInput
@@ -216,20 +347,21 @@ impl Connection {
         }
     }
 
-    fn advance_head(&mut self, shared: &Shared, clock: &Clock) -> Progress {
+    fn advance_head(&mut self, cx: &mut Context) -> Progress {
+        if self.input.is_empty() {
+            return Progress::NeedInput;
+        }
         let mut storage = [Header::EMPTY; MAX_HEADERS];
         let (head, len) = match parse_head(self.input.filled(), &mut storage) {
             Ok(Status::Complete { head, len }) => (head, len),
-            Ok(Status::Partial) if self.input.is_full() => {
-                self.fail(shared, clock, 431, "request head too large");
-                return Progress::Advanced;
-            }
             Ok(Status::Partial) => return Progress::NeedInput,
             Err(e) => {
-                self.fail(shared, clock, e.status(), e);
+                let head_only = names_head(self.input.filled());
+                self.fail(cx, e.status(), e, head_only);
                 return Progress::Advanced;
             }
         };
+        let shared = cx.shared;
         if shared.access_log.enabled() {
             self.log_request.clear();
             self.log_request
@@ -238,7 +370,8 @@ impl Connection {
         let request = match interpret(&head) {
             Ok(request) => request,
             Err(e) => {
-                self.fail(shared, clock, e.status(), e);
+                let head_only = head.method == b"HEAD";
+                self.fail(cx, e.status(), e, head_only);
                 return Progress::Advanced;
             }
         };
@@ -256,19 +389,18 @@ impl Connection {
         self.input.consume(len);
         let left = match body {
             BodyFraming::None => {
-                self.respond(shared, clock, pending);
+                self.respond(cx, pending);
                 return Progress::Advanced;
             }
             BodyFraming::Length(n) => BodyLeft::Length(n),
             BodyFraming::Chunked => BodyLeft::Chunked(ChunkedDecoder::default()),
         };
-        self.advance_body(shared, clock, pending, left, expect_continue)
+        self.advance_body(cx, pending, left, expect_continue)
     }
 
     fn advance_body(
         &mut self,
-        shared: &Shared,
-        clock: &Clock,
+        cx: &mut Context,
         pending: Pending,
         mut left: BodyLeft,
         expect_continue: bool,
@@ -286,13 +418,13 @@ impl Connection {
                     decoder.is_done()
                 }
                 Err(e) => {
-                    self.fail(shared, clock, e.status(), e);
+                    self.fail(cx, e.status(), e, pending.method == Method::Head);
                     return Progress::Advanced;
                 }
             },
         };
         if done {
-            self.respond(shared, clock, pending);
+            self.respond(cx, pending);
             return Progress::Advanced;
         }
         self.state = State::Body {
@@ -302,32 +434,41 @@ impl Connection {
         };
         if expect_continue {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
-            self.output.extend_from_slice(CONTINUE);
+            self.output_buffer(cx).extend_from_slice(CONTINUE);
             return Progress::Advanced;
         }
         Progress::NeedInput
     }
 
-    fn respond(&mut self, shared: &Shared, clock: &Clock, pending: Pending) {
-        let keep_alive = pending.keep_alive && !shared.shutting_down.load(Ordering::Acquire);
+    fn output_buffer(&mut self, cx: &mut Context) -> &mut Vec<u8> {
+        if self.output.capacity() == 0 {
+            self.output = cx.buffers.output.take();
+        }
+        &mut self.output
+    }
+
+    fn respond(&mut self, cx: &mut Context, pending: Pending) {
+        // At shutdown the last request buffered is answered with `Connection: close`;
+        // requests pipelined behind it are answered first.
+        let keep_alive =
+            pending.keep_alive && !(cx.shared.is_shutting_down() && self.input.is_empty());
         let framing = Framing {
             version: pending.version,
             keep_alive,
             head_only: pending.method == Method::Head,
         };
+        let (date, server) = (cx.clock.date(), &cx.shared.server);
         let sent = write_response(
-            &mut self.output,
+            self.output_buffer(cx),
             &pending.response,
             framing,
-            clock.date(),
-            &shared.server,
+            date,
+            server,
         );
-        self.log(&shared.access_log, pending.response.status, sent);
+        self.log(&cx.shared.access_log, pending.response.status, sent);
         if keep_alive {
-            self.state = State::Head {
-                idle: self.input.is_empty(),
-            };
-            self.since = clock.now();
+            self.state = State::Head;
+            self.since = cx.clock.now();
         } else {
             // Unread input after the last request: linger so our answer is not reset.
             self.state = State::Closing {
@@ -337,29 +478,30 @@ impl Connection {
     }
 
     /// Answers an error that ends the connection, after any answers already batched.
-    fn fail(&mut self, shared: &Shared, clock: &Clock, status: u16, reason: impl ToString) {
+    fn fail(&mut self, cx: &mut Context, status: u16, reason: impl ToString, head_only: bool) {
         let body = format!("{}: {}\n", response::reason(status), reason.to_string());
         let error = Response {
             status,
             body: body.as_bytes(),
             allow: false,
         };
-        let sent = write_closing(&mut self.output, &error, clock.date(), &shared.server);
+        let (date, server) = (cx.clock.date(), &cx.shared.server);
+        let sent = write_closing(self.output_buffer(cx), &error, head_only, date, server);
         if self.log_request.is_empty() {
             self.log_request.push('-');
         }
-        self.log(&shared.access_log, status, sent);
+        self.log(&cx.shared.access_log, status, sent);
         self.state = State::Closing { linger: true };
     }
 
     /// Writes pending output. `None` when all is sent; otherwise what to do next.
-    fn flush(&mut self) -> Option<Next> {
+    fn flush(&mut self, clock: &Clock) -> Option<Next> {
         while self.written < self.output.len() {
-            match (&self.stream).write(&self.output[self.written..]) {
+            match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Some(Next::Close),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_blocked_since.get_or_insert_with(Instant::now);
+                    self.write_blocked_since.get_or_insert(clock.now());
                     return Some(Next::Wait(Interest::Write));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -372,32 +514,32 @@ impl Connection {
         None
     }
 
-    fn close(&mut self, linger: bool) -> Next {
-        if let Some(next) = self.flush() {
+    fn close(&mut self, cx: &mut Context, linger: bool) -> Next {
+        if let Some(next) = self.flush(cx.clock) {
             return next;
         }
-        if !linger || self.stream.shutdown(Shutdown::Write).is_err() {
+        if !linger || self.transport.shutdown_write().is_err() {
             return Next::Close;
         }
         self.input.clear();
         self.state = State::Lingering {
-            until: Instant::now() + LINGER_TIME,
+            until: cx.clock.now() + LINGER_TIME,
             drained: 0,
         };
-        self.linger()
+        self.linger(cx)
     }
 
-    fn linger(&mut self) -> Next {
+    fn linger(&mut self, cx: &Context) -> Next {
         let State::Lingering { until, drained } = &mut self.state else {
             return Next::Close;
         };
-        let until = *until;
+        // Read into the stack: what is dropped needs no buffer of the connection's own.
+        let mut sink = [0u8; 2048];
         loop {
-            if *drained >= LINGER_BYTES || Instant::now() >= until {
+            if *drained >= LINGER_BYTES || cx.clock.now() >= *until {
                 return Next::Close;
             }
-            self.input.clear();
-            match self.input.read_from(&mut &self.stream) {
+            match self.transport.read(&mut sink) {
                 Ok(0) => return Next::Close,
                 Ok(n) => *drained += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -412,10 +554,24 @@ impl Connection {
     fn log(&mut self, log: &AccessLog, status: u16, body_bytes: usize) {
         if log.enabled() {
             if self.peer.is_none() {
-                self.peer = self.stream.peer_addr().ok();
+                self.peer = self.transport.peer_addr();
             }
             log.request(self.peer, &self.log_request, status, body_bytes, self.since);
             self.log_request.clear();
         }
     }
 }
+
+/// Whether the request at the start of `buf` is a HEAD request, judged by its first bytes
+/// alone: an error may be found before the request line is complete, and the answer to a
+/// HEAD request carries no body, whatever it says (RFC 9110 §9.3.2).
+fn names_head(buf: &[u8]) -> bool {
+    let mut rest = buf;
+    while let Some(after) = rest.strip_prefix(b"\r\n") {
+        rest = after;
+    }
+    rest.starts_with(b"HEAD ")
+}
+
+#[cfg(test)]
+mod tests;

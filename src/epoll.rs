@@ -111,11 +111,15 @@ impl Epoll {
         self.ctl(EPOLL_CTL_DEL, fd.as_raw_fd(), 0, 0)
     }
 
-    /// Waits for events, at most `timeout`; returns how many of `events` were filled.
-    pub fn wait(&self, events: &mut [Event], timeout: Duration) -> io::Result<usize> {
+    /// Waits for events, at most `timeout` (`None`: until there is one); returns how many
+    /// of `events` were filled.
+    pub fn wait(&self, events: &mut [Event], timeout: Option<Duration>) -> io::Result<usize> {
         let max = c_int::try_from(events.len()).unwrap_or(c_int::MAX);
         // Round up, so that a deadline 0.3 ms away does not become a busy loop.
-        let ms = timeout.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int;
+        let ms = match timeout {
+            Some(t) => t.as_micros().div_ceil(1000).min(c_int::MAX as u128) as c_int,
+            None => -1,
+        };
         loop {
             // SAFETY: `events` is valid for writes of `max` entries.
             let rc = unsafe { epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max, ms) };
@@ -140,14 +144,14 @@ mod tests {
         let (mut a, b) = UnixStream::pair().unwrap();
         epoll.add(&b, Interest::Read, 7).unwrap();
         let mut events = [Event::EMPTY; 4];
-        assert_eq!(epoll.wait(&mut events, Duration::ZERO).unwrap(), 0);
+        assert_eq!(epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
         a.write_all(b"x").unwrap();
-        assert_eq!(epoll.wait(&mut events, Duration::from_secs(1)).unwrap(), 1);
+        assert_eq!(epoll.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
         assert_eq!(events[0].token(), 7);
         epoll.modify(&b, Interest::Write, 8).unwrap();
-        assert_eq!(epoll.wait(&mut events, Duration::from_secs(1)).unwrap(), 1);
+        assert_eq!(epoll.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
         assert_eq!(events[0].token(), 8);
         epoll.delete(&b).unwrap();
-        assert_eq!(epoll.wait(&mut events, Duration::ZERO).unwrap(), 0);
+        assert_eq!(epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
     }
 }

@@ -1,107 +1,124 @@
 //! One worker thread's event loop: accepts from the shared listener, drives its
-//! connections on readiness, enforces their deadlines, and drains on shutdown.
+//! connections on readiness, wakes for the nearest deadline only, keeps the connection
+//! limit together with the other loops, and drains on shutdown.
 
 use crate::clock::Clock;
-use crate::connection::{Connection, Next, Shared};
+use crate::connection::{Buffers, Connection, Context, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
-use crate::http::date::Civil;
-use crate::http::response::{Response, write_closing};
+use crate::server::report;
 use crate::socket;
-use std::io::{self, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use crate::workers::Workers;
+use std::collections::BTreeSet;
+use std::io::{self, Read};
+use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const LISTENER: u64 = u64::MAX;
 const WAKER: u64 = u64::MAX - 1;
-/// How often deadlines are checked; timeouts are that much coarse, which is fine for
-/// timeouts of seconds.
-const TICK: Duration = Duration::from_millis(100);
 /// Accepts per wake-up. One, like nginx's default: a burst of new connections (a load
 /// balancer or a benchmark opening 50 at once) spreads over the loops instead of landing
 /// on whichever woke first; with 64, one loop took them all and the other sat idle.
 const ACCEPTS_PER_TURN: usize = 1;
 /// How long to stop accepting when out of file descriptors, instead of spinning.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Connections of this loop closing gracefully (FIN sent, draining what the client still
+/// sends) at most; beyond, one is closed at once. Each lasts a second at most.
+const MAX_LINGERING: usize = 1024;
 
-/// Connections across all loops, against the configured maximum.
-pub struct Capacity {
-    pub open: AtomicUsize,
-    pub max: usize,
-}
-
-impl Capacity {
-    /// Counts one more connection; false when that goes over the maximum (it is counted
-    /// all the same, until `release`).
-    fn claim(&self) -> bool {
-        self.open.fetch_add(1, Ordering::AcqRel) < self.max
-    }
-
-    fn release(&self) {
-        self.open.fetch_sub(1, Ordering::AcqRel);
-    }
+/// How a loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every connection finished after the stop.
+    Drained,
+    /// The grace period ended with connections still open.
+    GraceOver,
+    /// The loop could not go on (its error was reported).
+    Failed,
 }
 
 struct Entry {
-    conn: Connection,
+    conn: Connection<TcpStream>,
     interest: Interest,
+    deadline: Instant,
+    quiet_since: Option<Instant>,
+    /// Counted against the connection limit: served, not merely closing.
+    counted: bool,
 }
 
 pub struct EventLoop {
+    index: usize,
     epoll: Epoll,
     /// Dropped at shutdown: once every loop has dropped its copy, new clients are refused.
     listener: Option<TcpListener>,
-    waker: UnixStream,
+    woken: UnixStream,
     shared: Arc<Shared>,
-    capacity: Arc<Capacity>,
+    workers: Arc<Workers>,
     shutdown_timeout: Duration,
     conns: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// Every connection's deadline, nearest first: the loop sleeps until the first.
+    deadlines: BTreeSet<(Instant, usize)>,
+    /// Quiet connections by when they became quiet: the first makes room at the limit.
+    quiet: BTreeSet<(Instant, usize)>,
+    lingering: usize,
+    buffers: Buffers,
     clock: Clock,
     accept_paused_until: Option<Instant>,
+    /// Accepts refused for lack of descriptors since the last one that worked.
+    accept_failures: u64,
     shutdown_deadline: Option<Instant>,
 }
 
 impl EventLoop {
     pub fn new(
+        index: usize,
         listener: TcpListener,
-        waker: UnixStream,
+        woken: UnixStream,
         shared: Arc<Shared>,
-        capacity: Arc<Capacity>,
+        workers: Arc<Workers>,
         shutdown_timeout: Duration,
     ) -> io::Result<EventLoop> {
         let epoll = Epoll::new()?;
         listener.set_nonblocking(true)?;
         epoll.add_shared(&listener, LISTENER)?;
-        epoll.add(&waker, Interest::Read, WAKER)?;
+        epoll.add(&woken, Interest::Read, WAKER)?;
         Ok(EventLoop {
+            index,
             epoll,
             listener: Some(listener),
-            waker,
+            woken,
             shared,
-            capacity,
+            workers,
             shutdown_timeout,
             conns: Vec::new(),
             free: Vec::new(),
+            deadlines: BTreeSet::new(),
+            quiet: BTreeSet::new(),
+            lingering: 0,
+            buffers: Buffers::default(),
             clock: Clock::new(),
             accept_paused_until: None,
+            accept_failures: 0,
             shutdown_deadline: None,
         })
     }
 
     /// Serves until shutdown, then until its connections finish or the grace period ends.
-    /// Returns whether they all finished.
-    pub fn run(mut self) -> bool {
+    pub fn run(mut self) -> Ending {
         let mut events = vec![Event::EMPTY; 256];
-        let mut last_tick = Instant::now();
         loop {
-            let n = match self.epoll.wait(&mut events, TICK) {
+            let now = self.clock.now();
+            let timeout = self
+                .next_wake_up()
+                .map(|t| t.saturating_duration_since(now));
+            let n = match self.epoll.wait(&mut events, timeout) {
                 Ok(n) => n,
                 Err(e) => {
-                    eprintln!("error: epoll_wait: {e}");
-                    return false;
+                    report(&format!("worker {}: epoll_wait failed: {e}", self.index));
+                    self.close_all();
+                    return Ending::Failed;
                 }
             };
             // One reading of the clocks serves every event of this wake-up.
@@ -109,28 +126,54 @@ impl EventLoop {
             for event in &events[..n] {
                 match event.token() {
                     LISTENER => self.accept(),
-                    WAKER => self.begin_shutdown(),
+                    WAKER => self.on_wake(),
                     token => self.drive(token as usize),
                 }
             }
             let now = self.clock.now();
-            if now.duration_since(last_tick) >= TICK {
-                last_tick = now;
-                self.check_deadlines(now);
-            }
+            self.resume_accepting(now);
+            self.expire(now);
+            self.workers
+                .publish_oldest_quiet(self.index, self.quiet.first().map(|&(t, _)| t));
             if let Some(deadline) = self.shutdown_deadline {
-                if self.open() == 0 {
-                    return true;
+                if self.open() == 0 && self.take_handed_over(true) {
+                    return Ending::Drained;
                 }
                 if now >= deadline {
-                    return false;
+                    self.take_handed_over(true);
+                    self.close_all();
+                    return Ending::GraceOver;
                 }
             }
         }
     }
 
+    /// The nearest thing that is due: a connection's deadline, the end of an accept
+    /// pause, or the end of the grace period. None: nothing, so sleep until an event.
+    fn next_wake_up(&self) -> Option<Instant> {
+        [
+            self.deadlines.first().map(|&(t, _)| t),
+            self.accept_paused_until,
+            self.shutdown_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     fn open(&self) -> usize {
         self.conns.len() - self.free.len()
+    }
+
+    fn context(&mut self) -> (&mut Vec<Option<Entry>>, Context<'_>) {
+        (
+            &mut self.conns,
+            Context {
+                shared: &self.shared,
+                clock: &self.clock,
+                buffers: &mut self.buffers,
+            },
+        )
     }
 
     fn accept(&mut self) {
@@ -144,153 +187,292 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => return self.pause_accepting(&e),
             };
-            let accepted = self.clock.now();
-            if !self.capacity.claim() && !self.close_oldest_idle() {
-                self.capacity.release();
-                shed(stream, &self.shared.server);
-                continue;
+            if self.accept_failures > 0 {
+                report(&format!(
+                    "worker {}: accepting again after {} refused accepts",
+                    self.index, self.accept_failures
+                ));
+                self.accept_failures = 0;
             }
-            // The listener's TCP_DEFER_ACCEPT means the request has usually arrived: serve
-            // it now, and only involve epoll if the connection must wait (keep-alive, or a
-            // request still on its way). A `Connection: close` request never touches it.
-            let mut conn = Connection::new(stream, accepted);
-            match conn.on_ready(&self.shared, &self.clock) {
-                Next::Wait(interest) => self.insert(conn, interest),
-                Next::Close => self.capacity.release(),
-            }
+            self.admit(stream);
         }
     }
 
+    /// Serves a new connection, making room at the limit by closing the connection that
+    /// has been quiet longest, on whichever loop holds it; refuses it when none has been
+    /// quiet long enough for that to be safe.
+    fn admit(&mut self, stream: TcpStream) {
+        let capacity = &self.workers.capacity;
+        if !capacity.claim() && !self.shared.is_shutting_down() {
+            let quiet_before = self.clock.now() - self.shared.quiet_before_close;
+            match self.workers.holder_of_oldest_quiet(quiet_before) {
+                Some(holder) if holder == self.index && self.evict_oldest_quiet(quiet_before) => {}
+                Some(holder) if holder != self.index => {
+                    // Stays counted: the holder closes its quiet connection to take it.
+                    if let Err(stream) = self.workers.hand_over(holder, stream) {
+                        self.workers.capacity.release();
+                        self.refuse(stream);
+                    }
+                    return;
+                }
+                _ => {
+                    self.workers.capacity.release();
+                    return self.refuse(stream);
+                }
+            }
+        }
+        self.serve(stream, true);
+    }
+
+    fn serve(&mut self, stream: TcpStream, counted: bool) {
+        // The listener's TCP_DEFER_ACCEPT means the request has usually arrived: serve
+        // it now, and only involve epoll if the connection must wait (keep-alive, or a
+        // request still on its way). A `Connection: close` request never touches it.
+        let mut conn = Connection::new(stream, self.clock.now());
+        let (_, mut cx) = self.context();
+        let next = conn.on_ready(&mut cx);
+        self.insert(conn, next, counted);
+    }
+
+    /// Answers 503 to a newcomer there is no room for, closing gracefully (not a reset,
+    /// which a proxy would turn into a 502); it is not counted while it closes.
+    fn refuse(&mut self, stream: TcpStream) {
+        let mut conn = Connection::new(stream, self.clock.now());
+        let (_, mut cx) = self.context();
+        let next = conn.refuse(&mut cx, 503, "too many connections, retry shortly");
+        self.insert(conn, next, false);
+    }
+
     /// Out of file descriptors (or memory): the listener stays readable, so waiting on it
-    /// would spin. Stop watching it for a moment and let connections finish.
+    /// would spin. Stop watching it for a moment and let connections finish. Said once
+    /// per episode, not once per refused accept.
     fn pause_accepting(&mut self, e: &io::Error) {
-        eprintln!("error: accept: {e}; pausing accepts for {ACCEPT_PAUSE:?}");
+        if self.accept_failures == 0 {
+            report(&format!(
+                "worker {}: cannot accept: {e}; pausing accepts for {ACCEPT_PAUSE:?} at a time until it works again",
+                self.index
+            ));
+        }
+        self.accept_failures += 1;
         let Some(listener) = &self.listener else {
             return;
         };
         if self.epoll.delete(listener).is_ok() {
-            self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+            self.accept_paused_until = Some(self.clock.now() + ACCEPT_PAUSE);
         }
     }
 
-    fn insert(&mut self, conn: Connection, interest: Interest) {
+    fn resume_accepting(&mut self, now: Instant) {
+        if let (Some(until), Some(listener)) = (self.accept_paused_until, &self.listener) {
+            if now >= until && self.epoll.add_shared(listener, LISTENER).is_ok() {
+                self.accept_paused_until = None;
+            }
+        }
+    }
+
+    /// Registers a connection that must wait. Counted ones are served; the others only
+    /// close gracefully, and there is room for a bounded number of those.
+    fn insert(&mut self, conn: Connection<TcpStream>, next: Next, counted: bool) {
+        let Next::Wait(interest) = next else {
+            if counted {
+                self.workers.capacity.release();
+            }
+            return;
+        };
+        if !counted {
+            if self.lingering == MAX_LINGERING {
+                return;
+            }
+            self.lingering += 1;
+        }
         let index = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
             self.conns.len() - 1
         });
         if self
             .epoll
-            .add(conn.stream(), interest, index as u64)
+            .add(conn.transport(), interest, index as u64)
             .is_err()
         {
             self.free.push(index);
-            self.capacity.release();
+            if counted {
+                self.workers.capacity.release();
+            } else {
+                self.lingering -= 1;
+            }
             return;
         }
-        self.conns[index] = Some(Entry { conn, interest });
+        let deadline = conn.deadline(&self.shared);
+        self.deadlines.insert((deadline, index));
+        self.conns[index] = Some(Entry {
+            conn,
+            interest,
+            deadline,
+            quiet_since: None,
+            counted,
+        });
+        self.settle(index, next);
     }
 
     fn drive(&mut self, index: usize) {
-        let Some(entry) = self.conns.get_mut(index).and_then(Option::as_mut) else {
+        let (conns, mut cx) = self.context();
+        let Some(entry) = conns.get_mut(index).and_then(Option::as_mut) else {
             return;
         };
-        let next = entry.conn.on_ready(&self.shared, &self.clock);
-        self.apply(index, next);
+        let next = entry.conn.on_ready(&mut cx);
+        self.settle(index, next);
     }
 
-    fn apply(&mut self, index: usize, next: Next) {
+    /// Brings the loop's view of a connection up to date after it did some work: its
+    /// readiness interest, deadline, quiet time, and whether it still counts.
+    fn settle(&mut self, index: usize, next: Next) {
         let Some(entry) = self.conns[index].as_mut() else {
             return;
         };
-        match next {
-            Next::Wait(interest) if interest == entry.interest => {}
-            Next::Wait(interest) => {
-                if self
-                    .epoll
-                    .modify(entry.conn.stream(), interest, index as u64)
-                    .is_ok()
-                {
-                    entry.interest = interest;
-                } else {
-                    self.remove(index);
-                }
+        let Next::Wait(interest) = next else {
+            return self.remove(index);
+        };
+        if interest != entry.interest {
+            if self
+                .epoll
+                .modify(entry.conn.transport(), interest, index as u64)
+                .is_err()
+            {
+                return self.remove(index);
             }
-            Next::Close => self.remove(index),
+            entry.interest = interest;
+        }
+        if entry.counted && entry.conn.is_lingering() {
+            entry.counted = false;
+            self.workers.capacity.release();
+            if self.lingering == MAX_LINGERING {
+                return self.remove(index);
+            }
+            self.lingering += 1;
+        }
+        let deadline = entry.conn.deadline(&self.shared);
+        if deadline != entry.deadline {
+            self.deadlines.remove(&(entry.deadline, index));
+            self.deadlines.insert((deadline, index));
+            entry.deadline = deadline;
+        }
+        let quiet_since = entry.conn.quiet_since(&self.shared);
+        if quiet_since != entry.quiet_since {
+            if let Some(old) = entry.quiet_since {
+                self.quiet.remove(&(old, index));
+            }
+            if let Some(new) = quiet_since {
+                self.quiet.insert((new, index));
+            }
+            entry.quiet_since = quiet_since;
         }
     }
 
     fn remove(&mut self, index: usize) {
         // Dropping the stream closes it, which also takes it out of the epoll set.
-        if self.conns[index].take().is_some() {
-            self.free.push(index);
-            self.capacity.release();
+        let Some(entry) = self.conns[index].take() else {
+            return;
+        };
+        self.free.push(index);
+        self.deadlines.remove(&(entry.deadline, index));
+        if let Some(quiet) = entry.quiet_since {
+            self.quiet.remove(&(quiet, index));
+        }
+        if entry.counted {
+            self.workers.capacity.release();
+        } else {
+            self.lingering -= 1;
         }
     }
 
-    /// At the connection limit, makes room by closing the longest-idle keep-alive
-    /// connection of this loop (a graceful close between requests).
-    fn close_oldest_idle(&mut self) -> bool {
-        let oldest = self
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| Some((e.as_ref()?.conn.idle_since()?, i)))
-            .min();
-        match oldest {
-            Some((_, index)) => {
-                self.remove(index);
-                true
-            }
-            None => false,
+    /// Closes this loop's longest-quiet connection gracefully, if it has been quiet since
+    /// `quiet_before`; true if it did.
+    fn evict_oldest_quiet(&mut self, quiet_before: Instant) -> bool {
+        let Some(&(since, index)) = self.quiet.first() else {
+            return false;
+        };
+        if since > quiet_before {
+            return false;
         }
+        let (conns, mut cx) = self.context();
+        let Some(entry) = conns[index].as_mut() else {
+            return false;
+        };
+        let next = entry.conn.close_quietly(&mut cx);
+        self.settle(index, next);
+        true
     }
 
-    fn check_deadlines(&mut self, now: Instant) {
-        if let (Some(until), Some(listener)) = (self.accept_paused_until, &self.listener) {
-            if now >= until && self.epoll.add_shared(listener, LISTENER).is_ok() {
-                self.accept_paused_until = None;
-            }
-        }
-        for index in 0..self.conns.len() {
-            let Some(entry) = self.conns[index].as_mut() else {
+    /// Runs the deadlines that are due.
+    fn expire(&mut self, now: Instant) {
+        let due: Vec<usize> = self
+            .deadlines
+            .range(..=(now, usize::MAX))
+            .map(|&(_, index)| index)
+            .collect();
+        for index in due {
+            let (conns, mut cx) = self.context();
+            let Some(entry) = conns[index].as_mut() else {
                 continue;
             };
-            if entry.conn.deadline(&self.shared) <= now {
-                let next = entry.conn.on_timeout(&self.shared, &self.clock);
-                self.apply(index, next);
-            }
+            let next = entry.conn.on_timeout(&mut cx);
+            self.settle(index, next);
         }
     }
 
-    /// Stops accepting, closes idle connections, and lets the others finish (their
-    /// answers say `Connection: close`) until the grace period ends.
+    fn on_wake(&mut self) {
+        let mut sink = [0u8; 64];
+        while matches!((&self.woken).read(&mut sink), Ok(n) if n > 0) {}
+        if self.shared.is_shutting_down() {
+            self.begin_shutdown();
+        }
+        self.take_handed_over(false);
+    }
+
+    /// Serves the connections other loops handed over, each after closing a quiet one to
+    /// make room; true if there were none.
+    fn take_handed_over(&mut self, closing: bool) -> bool {
+        let streams = self.workers.take_handed_over(self.index, closing);
+        let none = streams.is_empty();
+        for stream in streams {
+            let quiet_before = self.clock.now() - self.shared.quiet_before_close;
+            if self.shared.is_shutting_down() || self.evict_oldest_quiet(quiet_before) {
+                self.serve(stream, true);
+            } else {
+                // The quiet connection we were counted on has spoken since.
+                self.workers.capacity.release();
+                self.refuse(stream);
+            }
+        }
+        none
+    }
+
+    /// Stops accepting at once; then every connection is answered with `Connection: close`
+    /// and closed after it has been quiet briefly, until the grace period ends.
     fn begin_shutdown(&mut self) {
         if self.shutdown_deadline.is_some() {
             return;
         }
-        self.shutdown_deadline = Some(Instant::now() + self.shutdown_timeout);
-        let _ = self.epoll.delete(&self.waker);
-        self.listener = None;
+        self.shutdown_deadline = Some(self.clock.now() + self.shutdown_timeout);
+        // Out of the epoll set first: after the drop other loops still hold the socket, and
+        // a registered listener would keep waking this loop for clients it cannot accept.
+        if let Some(listener) = self.listener.take() {
+            let _ = self.epoll.delete(&listener);
+        }
+        self.accept_paused_until = None;
+        // Quiet connections now wait only the short quiet interval.
         for index in 0..self.conns.len() {
-            if self.conns[index].as_ref().is_some_and(|e| e.conn.is_idle()) {
-                if let Some(entry) = &self.conns[index] {
-                    let _ = entry.conn.stream().shutdown(Shutdown::Both);
-                }
-                self.remove(index);
+            if self.conns[index].is_some() {
+                let interest = self.conns[index].as_ref().map(|e| e.interest);
+                self.settle(index, Next::Wait(interest.unwrap_or(Interest::Read)));
             }
+        }
+    }
+
+    fn close_all(&mut self) {
+        for index in 0..self.conns.len() {
+            self.remove(index);
         }
     }
 }
 
-/// Answers 503 without ever blocking the loop: one non-blocking write, then close.
-fn shed(stream: TcpStream, server: &str) {
-    let busy = Response {
-        status: 503,
-        body: b"Service Unavailable: too many connections, retry shortly\n",
-        allow: false,
-    };
-    let mut out = Vec::with_capacity(256);
-    write_closing(&mut out, &busy, &Civil::now().imf_fixdate(), server);
-    // Accepted non-blocking: one write that cannot stall the loop.
-    let _ = (&stream).write(&out);
-}

@@ -1,28 +1,20 @@
-//! A connection's receive buffer: bytes read but not yet consumed by the parser.
+//! A connection's receive buffer: bytes read but not yet consumed by the parser. It holds
+//! memory only while it holds bytes: `release` hands an empty buffer back to the pool.
 
+use crate::buffer_pool::BufferPool;
 use crate::http::parse::MAX_HEAD_LEN;
-use std::io::{self, Read};
+use std::io;
 
-/// Most connections never need more than this; heads up to the limit grow the buffer.
-const INITIAL_CAPACITY: usize = 4 * 1024;
+/// A head may grow the buffer up to this; the parser refuses longer heads first.
 const MAX_CAPACITY: usize = MAX_HEAD_LEN.next_power_of_two();
 
+#[derive(Default)]
 pub struct InputBuffer {
+    /// Empty while released; otherwise full length, bytes `start..end` unconsumed.
     data: Vec<u8>,
     start: usize,
     end: usize,
     last_read_short: bool,
-}
-
-impl Default for InputBuffer {
-    fn default() -> Self {
-        InputBuffer {
-            data: vec![0; INITIAL_CAPACITY],
-            start: 0,
-            end: 0,
-            last_read_short: false,
-        }
-    }
 }
 
 impl InputBuffer {
@@ -47,13 +39,29 @@ impl InputBuffer {
         }
     }
 
-    /// True when an unfinished request head fills all the room a head may take.
-    pub fn is_full(&self) -> bool {
-        self.end - self.start >= MAX_HEAD_LEN
+    /// Bytes of memory held (not bytes buffered).
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+
+    /// Gives the memory back while nothing is buffered.
+    pub fn release(&mut self, pool: &mut BufferPool) {
+        if self.is_empty() && !self.data.is_empty() {
+            pool.give(std::mem::take(&mut self.data));
+            self.clear();
+        }
     }
 
     /// One `read` into the free space, making room first; `Ok(0)` is end of stream.
-    pub fn read_from(&mut self, source: &mut impl Read) -> io::Result<usize> {
+    pub fn read_with(
+        &mut self,
+        pool: &mut BufferPool,
+        read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if self.data.is_empty() {
+            self.data = pool.take();
+        }
         if self.end == self.data.len() {
             if self.start > 0 {
                 self.data.copy_within(self.start..self.end, 0);
@@ -66,7 +74,7 @@ impl InputBuffer {
             }
         }
         let room = self.data.len() - self.end;
-        let n = source.read(&mut self.data[self.end..])?;
+        let n = read(&mut self.data[self.end..])?;
         self.end += n;
         self.last_read_short = n < room;
         Ok(n)
@@ -82,28 +90,64 @@ impl InputBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    fn read_from(buf: &mut InputBuffer, pool: &mut BufferPool, source: &mut &[u8]) -> usize {
+        buf.read_with(pool, |room| source.read(room)).unwrap()
+    }
 
     #[test]
     fn keeps_unconsumed_bytes_across_reads_and_grows_to_the_limit() {
+        let mut pool = BufferPool::for_input();
         let mut buf = InputBuffer::default();
         let mut source: &[u8] = &[7u8; MAX_CAPACITY + 10];
-        while buf.read_from(&mut source).is_ok() && !buf.is_full() {}
-        assert!(buf.is_full());
+        while buf.filled().len() < MAX_CAPACITY {
+            read_from(&mut buf, &mut pool, &mut source);
+        }
+        let err = buf.read_with(&mut pool, |_| Ok(0)).unwrap_err();
+        assert_eq!(err.to_string(), "input buffer full");
         buf.consume(MAX_HEAD_LEN);
         let before = buf.filled().len();
-        buf.read_from(&mut source).unwrap();
+        read_from(&mut buf, &mut pool, &mut source);
         assert!(buf.filled().len() > before, "compaction made room");
         assert!(buf.filled().iter().all(|&b| b == 7));
     }
 
     #[test]
     fn consuming_everything_resets_to_the_front() {
+        let mut pool = BufferPool::for_input();
         let mut buf = InputBuffer::default();
-        buf.read_from(&mut &b"abc"[..]).unwrap();
+        read_from(&mut buf, &mut pool, &mut &b"abc"[..]);
         buf.consume(2);
         assert_eq!(buf.filled(), b"c");
         buf.consume(1);
         assert!(buf.is_empty());
         assert_eq!((buf.start, buf.end), (0, 0));
+    }
+
+    #[test]
+    fn holds_memory_only_while_it_holds_bytes() {
+        let mut pool = BufferPool::for_input();
+        let mut buf = InputBuffer::default();
+        assert_eq!(buf.capacity(), 0);
+        read_from(&mut buf, &mut pool, &mut &b"abc"[..]);
+        buf.release(&mut pool);
+        assert!(buf.capacity() > 0, "unconsumed bytes keep their buffer");
+        assert_eq!(buf.filled(), b"abc");
+        buf.consume(3);
+        buf.release(&mut pool);
+        assert_eq!(buf.capacity(), 0);
+        assert_eq!(pool.spares(), 1, "the buffer went back to the pool");
+    }
+
+    #[test]
+    fn a_short_read_is_remembered() {
+        let mut pool = BufferPool::for_input();
+        let mut buf = InputBuffer::default();
+        read_from(&mut buf, &mut pool, &mut &b"abc"[..]);
+        assert!(buf.last_read_was_short());
+        let mut big: &[u8] = &[1u8; 10_000];
+        read_from(&mut buf, &mut pool, &mut big);
+        assert!(!buf.last_read_was_short());
     }
 }

@@ -1,6 +1,7 @@
 //! micro-service: a tiny HTTP/1.1 service. Configuration in, server out; see `--help`.
 
 mod access_log;
+mod buffer_pool;
 mod clock;
 mod config;
 mod connection;
@@ -9,13 +10,21 @@ mod event_loop;
 mod healthcheck;
 mod http;
 mod input;
+mod listen;
+mod log_output;
 mod routes;
 mod server;
 mod signals;
 mod socket;
+mod transport;
+mod workers;
 
 use config::{Command, Config};
+use log_output::LogOutput;
+use server::Outcome;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let command = match config::parse(std::env::args().skip(1), |k| std::env::var(k).ok()) {
@@ -47,38 +56,81 @@ fn healthcheck(config: &Config) -> ExitCode {
     }
 }
 
+/// How long the last lines may take to reach stdout at exit; a stalled stdout must not
+/// hold the process.
+const FINAL_FLUSH: Duration = Duration::from_millis(500);
+
 fn serve(config: Config) -> ExitCode {
     // Before any thread exists, so that every thread inherits the blocked signals.
     signals::block_termination();
-    let listener = match server::bind(&config) {
-        Ok(listener) => listener,
+    let log = match LogOutput::to_stdout() {
+        Ok(log) => Arc::new(log),
         Err(e) => {
-            eprintln!("micro-service: cannot listen on port {}: {e}", config.port);
+            server::report(&format!("cannot start the log writer: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let (listener, note) = match server::bind(&config) {
+        Ok(bound) => bound,
+        Err(e) => {
+            server::report(&format!("cannot listen on port {}: {e}", config.port));
             return ExitCode::FAILURE;
         }
     };
     let grace = config.shutdown_timeout;
-    let started = server::Server::new(listener, config)
-        .and_then(|server| Ok((server.local_addr()?, server.stopper()?, server)));
-    let (addr, stopper, server) = match started {
+    let access_log = config.access_log.then(|| Arc::clone(&log));
+    let started = server::Server::new(listener, config, access_log)
+        .and_then(|server| Ok((server.local_addr()?, server)));
+    let (addr, server) = match started {
         Ok(started) => started,
         Err(e) => {
-            eprintln!("micro-service: cannot start: {e}");
+            server::report(&format!("cannot start: {e}"));
             return ExitCode::FAILURE;
         }
     };
-    println!("micro-service {} listening on {addr}", server::version());
-    signals::on_termination(move |signal| {
-        println!("received {signal}: finishing requests in flight (grace {grace:?})");
-        stopper.stop();
-    });
-    match server.run() {
-        Ok(true) => println!("shutdown complete"),
-        Ok(false) => println!("shutdown grace period over: closing connections still in progress"),
-        Err(e) => {
-            eprintln!("micro-service: cannot start the workers: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(note) = note {
+        log.line(format!("micro-service: {note}\n"));
     }
-    ExitCode::SUCCESS
+    log.line(format!(
+        "micro-service {} listening on {addr}\n",
+        server::version()
+    ));
+    let (stopper, on_error) = (server.stopper(), server.stopper());
+    let signal_log = Arc::clone(&log);
+    let watching = signals::on_termination(
+        move |signal| {
+            signal_log.line(format!(
+                "received {signal}: finishing requests in flight (grace {grace:?})\n"
+            ));
+            stopper.stop();
+        },
+        move |e| {
+            server::report(&format!("cannot wait for SIGTERM: {e}; stopping"));
+            on_error.fail();
+        },
+    );
+    if let Err(e) = watching {
+        server::report(&format!("cannot start the signal thread: {e}"));
+        return ExitCode::FAILURE;
+    }
+    let code = match server.run() {
+        Ok(Outcome::Drained) => {
+            log.line("shutdown complete\n".into());
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::GraceOver) => {
+            log.line("shutdown grace period over: closed connections still in progress\n".into());
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Failed) => {
+            server::report("stopped: the server could no longer serve (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            server::report(&format!("cannot start the workers: {e}"));
+            ExitCode::FAILURE
+        }
+    };
+    log.flush(FINAL_FLUSH);
+    code
 }

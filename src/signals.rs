@@ -44,8 +44,13 @@ pub fn block_termination() {
     assert_eq!(rc, 0, "pthread_sigmask failed");
 }
 
-/// Runs `on_signal` with the signal's name once SIGTERM or SIGINT arrives.
-pub fn on_termination(on_signal: impl FnOnce(&'static str) + Send + 'static) {
+/// Runs `on_signal` with the signal's name once SIGTERM or SIGINT arrives; if signals
+/// cannot be waited for, runs `on_error` with the reason instead (a server that cannot
+/// hear SIGTERM cannot drain, so the caller stops it rather than run on deaf).
+pub fn on_termination(
+    on_signal: impl FnOnce(&'static str) + Send + 'static,
+    on_error: impl FnOnce(std::io::Error) + Send + 'static,
+) -> std::io::Result<()> {
     thread::Builder::new()
         .name("signals".into())
         .stack_size(64 * 1024)
@@ -54,12 +59,12 @@ pub fn on_termination(on_signal: impl FnOnce(&'static str) + Send + 'static) {
             let mut signal: c_int = 0;
             // SAFETY: both pointers are valid for the duration of the call.
             let rc = unsafe { sigwait(&set, &mut signal) };
-            let name = match (rc, signal) {
-                (0, SIGINT) => "SIGINT",
-                (0, _) => "SIGTERM",
-                _ => return,
-            };
-            on_signal(name);
+            match (rc, signal) {
+                (0, SIGINT) => on_signal("SIGINT"),
+                (0, _) => on_signal("SIGTERM"),
+                // sigwait returns the error number rather than setting errno.
+                (rc, _) => on_error(std::io::Error::from_raw_os_error(rc)),
+            }
         })
-        .expect("cannot start the signal thread");
+        .map(|_| ())
 }

@@ -80,17 +80,19 @@ pub fn write_response(
     }
 }
 
-/// Appends a response after which the connection closes (errors, load shedding).
+/// Appends a response after which the connection closes (errors, load shedding); with
+/// `head_only` (the request was HEAD), without its body, as for any answer to HEAD.
 pub fn write_closing(
     out: &mut Vec<u8>,
     response: &Response<'_>,
+    head_only: bool,
     date: &[u8; IMF_FIXDATE_LEN],
     server: &str,
 ) -> usize {
     let framing = Framing {
         version: Version::Http11,
         keep_alive: false,
-        head_only: false,
+        head_only,
     };
     write_response(out, response, framing, date, server)
 }
