@@ -133,6 +133,8 @@ pub struct Connection<T: Transport> {
     since: Instant,
     /// Whether the client has sent anything yet.
     spoken: bool,
+    /// Whether the latest turn of work received anything.
+    heard: bool,
     /// Set while a write waits for the client to read.
     write_blocked_since: Option<Instant>,
     log_request: String,
@@ -149,6 +151,7 @@ impl<T: Transport> Connection<T> {
             state: State::Head,
             since: accepted,
             spoken: false,
+            heard: false,
             write_blocked_since: None,
             log_request: String::new(),
         }
@@ -225,7 +228,7 @@ impl<T: Transport> Connection<T> {
                 // A request may have arrived since we last looked: answer it rather than
                 // close under it.
                 let next = self.on_ready(cx);
-                if next == Next::Wait(Interest::Read) && self.is_quiet() {
+                if next == Next::Wait(Interest::Read) && !self.heard {
                     return self.close_quietly(cx);
                 }
                 next
@@ -285,6 +288,7 @@ impl<T: Transport> Connection<T> {
 
     fn work(&mut self, cx: &mut Context) -> Next {
         let mut reads = 0;
+        self.heard = false;
         loop {
             match self.state {
                 State::Closing { linger } => return self.close(cx, linger),
@@ -321,6 +325,7 @@ impl<T: Transport> Connection<T> {
                         self.since = cx.clock.now(); // a new request begins
                     }
                     self.spoken = true;
+                    self.heard = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Next::Wait(Interest::Read);

@@ -81,29 +81,39 @@ fn idle_and_slowloris_connections_do_not_starve_a_fresh_client() {
 }
 
 #[test]
-fn at_the_connection_limit_closes_idle_connections_else_sheds_with_503() {
-    let service = Service::start(&[("MAX_CONNECTIONS", "2"), ("WORKERS", "1")]);
+fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with_503() {
+    // SHUTDOWN_TIMEOUT 0.4 s makes the quiet interval before a close 0.1 s.
+    let service = Service::start(&[
+        ("MAX_CONNECTIONS", "2"),
+        ("WORKERS", "1"),
+        ("SHUTDOWN_TIMEOUT", "0.4"),
+    ]);
     // Two requests in progress fill the limit.
     let mut first = Client::new(service.connect());
     first.send(b"GET /ping HTTP/1.1\r\n");
     let mut second = Client::new(service.connect());
     second.send(b"GET / HTTP/1.1\r\n");
     thread::sleep(Duration::from_millis(100));
-    // Nothing can make room: a quick 503, without waiting for anyone.
+    // Nothing can make room: a quick 503, without waiting for anyone, and a clean close.
     let mut shed = Client::new(service.connect());
     shed.send(GET_PING);
     let reply = shed.reply();
     assert_eq!(reply.status, 503);
     assert!(reply.body_text().contains("too many connections"));
-    assert!(shed.is_closed_by_server());
-    // Once `first` is idle between requests, a new client takes its place.
+    assert!(shed.is_closed_by_server(), "FIN, not a reset");
+    // `first` has just been answered: its next request may be on its way, so it is not
+    // closed under it yet.
     first.send(b"Host: t\r\n\r\n");
     assert_eq!(first.reply().body_text(), "Pong!");
-    thread::sleep(Duration::from_millis(50));
+    let mut early = Client::new(service.connect());
+    early.send(GET_PING);
+    assert_eq!(early.reply().status, 503, "quiet for less than the interval");
+    // Once it has been quiet for the interval, a new client takes its place.
+    thread::sleep(Duration::from_millis(300));
     let mut third = Client::new(service.connect());
     third.send(GET_PING);
     assert_eq!(third.reply().body_text(), "Pong!");
-    assert!(first.is_closed_by_server(), "the idle connection made room");
+    assert!(first.is_closed_by_server(), "the quiet connection made room, with a FIN");
     second.send(b"Host: t\r\n\r\n");
     assert_eq!(second.reply().body_text(), "Hello World!");
 }

@@ -1,1 +1,520 @@
+//! The connection state machine with no socket: a scripted transport feeds bytes in
+//! chunks, takes writes up to a window, and records FIN; a clock moves only when told.
 
+use super::*;
+use crate::routes::FailureRate;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+#[derive(Default)]
+struct Script {
+    /// What each read returns next; when empty, `WouldBlock`, or end of stream if `eof`.
+    incoming: RefCell<VecDeque<Vec<u8>>>,
+    eof: Cell<bool>,
+    sent: RefCell<Vec<u8>>,
+    /// Bytes the peer will take before a write would block; `None`: unlimited.
+    window: Cell<Option<usize>>,
+    fin: Cell<bool>,
+    reads: Cell<usize>,
+}
+
+#[derive(Clone, Default)]
+struct Fake(Rc<Script>);
+
+impl Fake {
+    fn arrive(&self, bytes: &[u8]) {
+        self.0.incoming.borrow_mut().push_back(bytes.to_vec());
+    }
+
+    fn sent(&self) -> String {
+        String::from_utf8_lossy(&self.0.sent.borrow()).into_owned()
+    }
+
+    fn take_sent(&self) -> String {
+        let text = self.sent();
+        self.0.sent.borrow_mut().clear();
+        text
+    }
+}
+
+impl Transport for Fake {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.reads.set(self.0.reads.get() + 1);
+        let mut incoming = self.0.incoming.borrow_mut();
+        let Some(chunk) = incoming.front_mut() else {
+            if self.0.eof.get() {
+                return Ok(0);
+            }
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            incoming.pop_front();
+        }
+        Ok(n)
+    }
+
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        assert!(!self.0.fin.get(), "write after FIN");
+        let n = match self.0.window.get() {
+            Some(0) => return Err(io::ErrorKind::WouldBlock.into()),
+            Some(window) => {
+                let n = window.min(buf.len());
+                self.0.window.set(Some(window - n));
+                n
+            }
+            None => buf.len(),
+        };
+        self.0.sent.borrow_mut().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.0.fin.set(true);
+        Ok(())
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+}
+
+const IDLE: Duration = Duration::from_secs(75);
+const REQUEST: Duration = Duration::from_secs(10);
+const QUIET: Duration = Duration::from_secs(1);
+const DEFER: Duration = Duration::from_secs(1);
+const GET_PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+
+struct Harness {
+    shared: Shared,
+    clock: Clock,
+    buffers: Buffers,
+    fake: Fake,
+    conn: Connection<Fake>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let fake = Fake::default();
+        let clock = Clock::new();
+        let conn = Connection::new(fake.clone(), clock.now());
+        Harness {
+            shared: Shared {
+                routes: Routes {
+                    health_failure_rate: FailureRate::from_billionths(0).unwrap(),
+                },
+                access_log: AccessLog::new(None),
+                idle_timeout: IDLE,
+                request_timeout: REQUEST,
+                quiet_before_close: QUIET,
+                accept_defer: DEFER,
+                server: "micro-service/test".into(),
+                shutting_down: AtomicBool::new(false),
+            },
+            clock,
+            buffers: Buffers::default(),
+            fake,
+            conn,
+        }
+    }
+
+    fn ready(&mut self) -> Next {
+        let mut cx = Context {
+            shared: &self.shared,
+            clock: &self.clock,
+            buffers: &mut self.buffers,
+        };
+        self.conn.on_ready(&mut cx)
+    }
+
+    fn timeout(&mut self) -> Next {
+        let mut cx = Context {
+            shared: &self.shared,
+            clock: &self.clock,
+            buffers: &mut self.buffers,
+        };
+        self.conn.on_timeout(&mut cx)
+    }
+
+    fn close_quietly(&mut self) -> Next {
+        let mut cx = Context {
+            shared: &self.shared,
+            clock: &self.clock,
+            buffers: &mut self.buffers,
+        };
+        self.conn.close_quietly(&mut cx)
+    }
+
+    fn refuse(&mut self) -> Next {
+        let mut cx = Context {
+            shared: &self.shared,
+            clock: &self.clock,
+            buffers: &mut self.buffers,
+        };
+        self.conn.refuse(&mut cx, 503, "busy")
+    }
+
+    fn deadline(&self) -> Instant {
+        self.conn.deadline(&self.shared)
+    }
+
+    fn shut_down(&self) {
+        self.shared.shutting_down.store(true, Ordering::Release);
+    }
+}
+
+const WAIT_READ: Next = Next::Wait(Interest::Read);
+
+/// The status lines in `text` (a body may run straight into the next answer).
+fn status_lines(text: &str) -> Vec<&str> {
+    text.match_indices("HTTP/1.1 ").map(|(_, s)| s).collect()
+}
+
+#[test]
+fn answers_and_waits_quiet_holding_no_buffers() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), WAIT_READ);
+    let sent = h.fake.take_sent();
+    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n") && sent.ends_with("Pong!"), "{sent}");
+    assert!(!sent.contains("Connection: close"));
+    assert_eq!(h.conn.buffer_bytes(), 0, "a quiet connection holds no buffers");
+    assert_eq!(h.buffers.input.spares() + h.buffers.output.spares(), 2);
+    assert_eq!(h.conn.quiet_since(&h.shared), Some(h.clock.now()));
+    assert_eq!(h.deadline(), h.clock.now() + IDLE);
+}
+
+#[test]
+fn a_burst_of_large_and_pipelined_requests_leaves_no_buffer_behind() {
+    let mut h = Harness::new();
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(15_000)
+    );
+    h.fake.arrive(big_head.as_bytes());
+    h.fake.arrive(&GET_PING.repeat(3000));
+    while h.fake.0.incoming.borrow().len() > 0 {
+        assert_eq!(h.ready(), WAIT_READ);
+    }
+    assert_eq!(status_lines(&h.fake.take_sent()).len(), 3001);
+    assert_eq!(h.conn.buffer_bytes(), 0);
+    assert!(h.conn.quiet_since(&h.shared).is_some());
+}
+
+#[test]
+fn a_partial_request_keeps_its_bytes_and_its_request_deadline() {
+    let mut h = Harness::new();
+    h.fake.arrive(b"GET /ping HTTP/1.1\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(h.conn.quiet_since(&h.shared), None, "a request is under way");
+    assert!(h.conn.buffer_bytes() > 0);
+    assert_eq!(h.deadline(), h.clock.now() + REQUEST);
+    h.fake.arrive(b"Host: t\r\n\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.sent().ends_with("Pong!"));
+}
+
+#[test]
+fn a_new_silent_connection_has_the_request_deadline_and_counts_as_quiet_since_before_accept() {
+    let mut h = Harness::new();
+    let accepted = h.clock.now();
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(h.deadline(), accepted + REQUEST);
+    assert_eq!(h.conn.quiet_since(&h.shared), Some(accepted - DEFER));
+    // Its deadline passes with nothing sent: closed gracefully, without a 408.
+    h.clock.advance(REQUEST);
+    assert_eq!(h.timeout(), WAIT_READ, "lingering after FIN");
+    assert!(h.fake.0.fin.get());
+    assert_eq!(h.fake.sent(), "");
+    h.fake.0.eof.set(true);
+    assert_eq!(h.ready(), Next::Close);
+}
+
+#[test]
+fn the_idle_deadline_runs_from_the_last_answer() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.clock.advance(Duration::from_secs(30));
+    h.fake.arrive(GET_PING);
+    h.ready();
+    assert_eq!(h.deadline(), h.clock.now() + IDLE);
+    assert_eq!(h.conn.quiet_since(&h.shared), Some(h.clock.now()));
+}
+
+#[test]
+fn a_request_that_arrived_as_the_idle_deadline_passed_is_answered_not_dropped() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.fake.take_sent();
+    h.clock.advance(IDLE);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.timeout(), WAIT_READ);
+    assert!(h.fake.sent().ends_with("Pong!"));
+    assert!(!h.fake.0.fin.get());
+}
+
+#[test]
+fn a_head_that_takes_too_long_gets_408() {
+    let mut h = Harness::new();
+    h.fake.arrive(b"GET / HTTP/1.1\r\n");
+    h.ready();
+    h.clock.advance(REQUEST);
+    assert_eq!(h.timeout(), WAIT_READ);
+    assert!(h.fake.sent().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(h.fake.0.fin.get(), "closed after the answer");
+}
+
+#[test]
+fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
+    let mut h = Harness::new();
+    h.fake.0.window.set(Some(10));
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    let blocked_at = h.clock.now();
+    assert_eq!(h.conn.quiet_since(&h.shared), None, "unsent output is not quiet");
+    h.clock.advance(Duration::from_secs(3));
+    assert_eq!(h.ready(), Next::Wait(Interest::Write), "still blocked");
+    assert_eq!(h.deadline(), blocked_at + REQUEST, "from when it first blocked");
+    h.clock.advance(REQUEST);
+    assert_eq!(h.timeout(), Next::Close);
+}
+
+#[test]
+fn a_write_that_unblocks_finishes_the_answer_and_goes_quiet() {
+    let mut h = Harness::new();
+    h.fake.0.window.set(Some(10));
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.fake.0.window.set(None);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.sent().ends_with("Pong!"));
+    assert!(h.conn.quiet_since(&h.shared).is_some());
+    assert_eq!(h.conn.buffer_bytes(), 0);
+}
+
+#[test]
+fn an_error_is_answered_then_the_connection_lingers_and_closes_on_the_clients_fin() {
+    let mut h = Harness::new();
+    h.fake.arrive(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\nmore bytes the client sent");
+    assert_eq!(h.ready(), WAIT_READ, "lingering");
+    assert!(h.fake.sent().starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    assert!(h.fake.0.fin.get(), "FIN after the answer");
+    assert!(h.conn.is_lingering());
+    h.fake.arrive(&[b'x'; 5000]);
+    assert_eq!(h.ready(), WAIT_READ, "what the client sends is dropped");
+    h.fake.0.eof.set(true);
+    assert_eq!(h.ready(), Next::Close);
+}
+
+#[test]
+fn lingering_is_bounded_in_time_and_bytes() {
+    let mut h = Harness::new();
+    h.fake.arrive(b"BAD\r\n\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    let until = h.clock.now() + LINGER_TIME;
+    assert_eq!(h.deadline(), until);
+    h.clock.advance(LINGER_TIME);
+    assert_eq!(h.ready(), Next::Close, "time is up");
+
+    let mut h = Harness::new();
+    h.fake.arrive(b"BAD\r\n\r\n");
+    h.ready();
+    h.fake.arrive(&vec![b'x'; LINGER_BYTES]);
+    h.fake.arrive(b"more");
+    assert_eq!(h.ready(), Next::Close, "enough was dropped");
+    assert_eq!(h.timeout(), Next::Close);
+}
+
+#[test]
+fn connection_close_without_more_input_closes_at_once() {
+    let mut h = Harness::new();
+    h.fake
+        .arrive(b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_eq!(h.ready(), Next::Close);
+    assert!(h.fake.sent().contains("Connection: close"));
+    assert!(!h.fake.0.fin.get(), "nothing unread: a plain close sends FIN by itself");
+}
+
+#[test]
+fn connection_close_with_unread_input_lingers() {
+    let mut h = Harness::new();
+    h.fake
+        .arrive(b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.0.fin.get());
+    assert_eq!(status_lines(&h.fake.sent()).len(), 1);
+}
+
+#[test]
+fn at_shutdown_the_last_buffered_request_is_answered_with_close_after_the_others() {
+    let mut h = Harness::new();
+    h.shut_down();
+    h.fake.arrive(&GET_PING.repeat(3));
+    assert_eq!(h.ready(), Next::Close);
+    let sent = h.fake.sent();
+    assert_eq!(status_lines(&sent).len(), 3, "{sent}");
+    assert_eq!(sent.matches("Connection: close").count(), 1, "{sent}");
+    assert!(sent.trim_end_matches("Pong!").ends_with("Connection: close\r\n\r\n"));
+}
+
+#[test]
+fn at_shutdown_a_quiet_connection_waits_the_quiet_interval_then_closes_with_fin() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.fake.take_sent();
+    h.shut_down();
+    assert_eq!(h.deadline(), h.clock.now() + QUIET);
+    h.clock.advance(QUIET);
+    assert_eq!(h.timeout(), WAIT_READ);
+    assert!(h.fake.0.fin.get());
+    assert!(h.conn.is_lingering());
+}
+
+#[test]
+fn at_shutdown_a_request_racing_the_close_is_answered_with_close() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.fake.take_sent();
+    h.shut_down();
+    h.clock.advance(QUIET);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.timeout(), Next::Close);
+    let sent = h.fake.sent();
+    assert!(sent.contains("Connection: close") && sent.ends_with("Pong!"), "{sent}");
+}
+
+#[test]
+fn a_connection_quiet_since_long_ago_closes_at_once_at_shutdown() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    let quiet_at = h.clock.now();
+    h.clock.advance(Duration::from_secs(30));
+    h.shut_down();
+    assert_eq!(h.deadline(), quiet_at + QUIET, "already due");
+}
+
+#[test]
+fn close_quietly_sends_fin_and_drops_what_follows() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.ready();
+    h.fake.take_sent();
+    assert_eq!(h.close_quietly(), WAIT_READ);
+    assert!(h.fake.0.fin.get());
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(h.fake.sent(), "", "nothing is answered after FIN");
+    assert_eq!(h.conn.buffer_bytes(), 0);
+}
+
+#[test]
+fn a_refused_newcomer_gets_its_answer_then_fin() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.refuse(), WAIT_READ);
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{sent}");
+    assert!(sent.ends_with("Service Unavailable: busy\n"), "{sent}");
+    assert!(h.fake.0.fin.get(), "FIN, then lingering: not a reset");
+    assert!(h.conn.is_lingering());
+}
+
+/// The answer to HEAD has no body, errors included (RFC 9110 §9.3.2).
+#[test]
+fn error_answers_to_head_have_no_body() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", "413"),
+        (b"HEAD / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n", "417"),
+        (b"HEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", "400"),
+        (b"\r\nHEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", "400"),
+        (b"HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400"),
+    ];
+    for &(request, status) in cases {
+        for method in ["HEAD", "GET"] {
+            let mut h = Harness::new();
+            let request = String::from_utf8_lossy(request).replace("HEAD", method);
+            h.fake.arrive(request.as_bytes());
+            h.ready();
+            let sent = h.fake.sent();
+            assert!(sent.starts_with(&format!("HTTP/1.1 {status} ")), "{method}: {sent}");
+            let body = sent.split_once("\r\n\r\n").unwrap().1;
+            assert_eq!(body.is_empty(), method == "HEAD", "{request:?}: {sent}");
+            assert!(sent.contains("Content-Length: "), "{sent}");
+        }
+    }
+    let mut h = Harness::new();
+    h.fake.arrive(b"HEAD / HTTP/1.1\r\n");
+    h.ready();
+    h.clock.advance(REQUEST);
+    h.timeout();
+    assert!(h.fake.sent().ends_with("\r\n\r\n"), "408 to HEAD: no body");
+    let mut h = Harness::new();
+    h.fake.arrive(b"HEAD / HTTP/1.1\r\n");
+    h.refuse();
+    assert!(h.fake.sent().ends_with("\r\n\r\n"), "503 to HEAD: no body");
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body() {
+    let mut h = Harness::new();
+    h.fake
+        .arrive(b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(h.fake.take_sent(), "HTTP/1.1 100 Continue\r\n\r\n");
+    h.fake.arrive(b"abc");
+    h.ready();
+    assert!(h.fake.sent().ends_with("Hello World!"));
+}
+
+#[test]
+fn end_of_stream_closes() {
+    let mut h = Harness::new();
+    h.fake.0.eof.set(true);
+    assert_eq!(h.ready(), Next::Close);
+}
+
+#[test]
+fn reads_stop_when_a_read_came_back_short() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), WAIT_READ);
+    // The first read was short (fewer bytes than the buffer's room): no second read in
+    // the same turn; readiness will say when more is there.
+    assert_eq!(h.fake.0.reads.get(), 1);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(status_lines(&h.fake.sent()).len(), 2);
+}
+
+#[test]
+fn http10_is_told_keep_alive_when_it_asked() {
+    let mut h = Harness::new();
+    h.fake
+        .arrive(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.sent().contains("Connection: keep-alive"));
+}
+
+#[test]
+fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
+    let mut h = Harness::new();
+    h.fake.0.window.set(Some(10));
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    h.shut_down();
+    h.clock.advance(Duration::from_millis(300));
+    h.fake.0.window.set(None);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(h.deadline(), h.clock.now() + QUIET, "closed soon, not at the grace's end");
+    h.clock.advance(QUIET);
+    assert_eq!(h.timeout(), WAIT_READ);
+    assert!(h.fake.0.fin.get());
+}

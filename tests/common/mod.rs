@@ -225,12 +225,14 @@ impl Client {
         }
     }
 
-    /// True once the server has closed the connection with nothing more to say.
+    /// True once the server has closed the connection with a FIN and nothing more to
+    /// say; a reset is not a clean close (a proxy turns it into a 502).
     pub fn is_closed_by_server(&mut self) -> bool {
         let mut rest = Vec::new();
         match self.reader.read_to_end(&mut rest) {
             Ok(_) => rest.is_empty(),
-            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Err(_) => false,
         }
     }
+
 }
