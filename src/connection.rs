@@ -515,7 +515,10 @@ impl<T: Transport> Connection<T> {
         }
         self.output.clear();
         self.written = 0;
-        self.write_blocked_since = None;
+        if self.write_blocked_since.take().is_some() && matches!(self.state, State::Head) {
+            // The client has had the answer only now: its quiet time starts now.
+            self.since = clock.now();
+        }
         None
     }
 
