@@ -88,7 +88,11 @@ mod tests {
         pool.give(a);
         assert_eq!(pool.take().as_ptr(), address);
         pool.give(Vec::with_capacity(BUFFER_SIZE));
-        assert_eq!(pool.spares(), 0, "a short input buffer is not handed out again");
+        assert_eq!(
+            pool.spares(),
+            0,
+            "a short input buffer is not handed out again"
+        );
     }
 
     #[test]

@@ -146,10 +146,20 @@ mod tests {
         let mut events = [Event::EMPTY; 4];
         assert_eq!(epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);
         a.write_all(b"x").unwrap();
-        assert_eq!(epoll.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
+        assert_eq!(
+            epoll
+                .wait(&mut events, Some(Duration::from_secs(1)))
+                .unwrap(),
+            1
+        );
         assert_eq!(events[0].token(), 7);
         epoll.modify(&b, Interest::Write, 8).unwrap();
-        assert_eq!(epoll.wait(&mut events, Some(Duration::from_secs(1))).unwrap(), 1);
+        assert_eq!(
+            epoll
+                .wait(&mut events, Some(Duration::from_secs(1)))
+                .unwrap(),
+            1
+        );
         assert_eq!(events[0].token(), 8);
         epoll.delete(&b).unwrap();
         assert_eq!(epoll.wait(&mut events, Some(Duration::ZERO)).unwrap(), 0);

@@ -23,6 +23,8 @@ const WAKER: u64 = u64::MAX - 1;
 const ACCEPTS_PER_TURN: usize = 1;
 /// How long to stop accepting when out of file descriptors, instead of spinning.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Connections taken from the listener's queue at shutdown at most, per loop.
+const MAX_ACCEPTED_AT_SHUTDOWN: usize = 1024;
 /// Connections of this loop closing gracefully (FIN sent, draining what the client still
 /// sends) at most; beyond, one is closed at once. Each lasts a second at most.
 const MAX_LINGERING: usize = 1024;
@@ -458,6 +460,15 @@ impl EventLoop {
         // a registered listener would keep waking this loop for clients it cannot accept.
         if let Some(listener) = self.listener.take() {
             let _ = self.epoll.delete(&listener);
+            // Clients already queued have sent their request (TCP_DEFER_ACCEPT): closing
+            // the listener would reset them. Serve them, with `Connection: close`.
+            for _ in 0..MAX_ACCEPTED_AT_SHUTDOWN {
+                match socket::accept_nonblocking(&listener) {
+                    Ok(stream) => self.admit(stream),
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                    Err(_) => break,
+                }
+            }
         }
         self.accept_paused_until = None;
         // Quiet connections now wait only the short quiet interval.
@@ -475,4 +486,3 @@ impl EventLoop {
         }
     }
 }
-

@@ -7,7 +7,7 @@
 use std::ffi::{c_int, c_void};
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd, AsRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const AF_INET6: c_int = 10;
 const SOCK_STREAM: c_int = 1;
@@ -37,7 +37,8 @@ unsafe extern "C" {
     fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
     fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
     #[cfg(test)]
-    fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32) -> c_int;
+    fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32)
+    -> c_int;
     fn bind(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     fn listen(fd: c_int, backlog: c_int) -> c_int;
 }

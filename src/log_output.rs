@@ -94,9 +94,8 @@ fn write_lines(mut out: impl Write, lines: Receiver<Message>, dropped: &AtomicU6
         batch.clear();
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
-            let notice = format!(
-                "micro-service: {lost} log lines dropped: stdout did not keep up\n"
-            );
+            let notice =
+                format!("micro-service: {lost} log lines dropped: stdout did not keep up\n");
             let _ = out.write_all(notice.as_bytes()).and_then(|()| out.flush());
         }
         for ack in flushes {
@@ -131,7 +130,9 @@ mod tests {
     impl Write for Stalled {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             let (lock, cvar) = &*self.open;
-            let _open = cvar.wait_while(lock.lock().unwrap(), |open| !*open).unwrap();
+            let _open = cvar
+                .wait_while(lock.lock().unwrap(), |open| !*open)
+                .unwrap();
             self.written.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
@@ -177,6 +178,9 @@ mod tests {
         }
         let log = LogOutput::start(Closed, 4).unwrap();
         log.line("lost\n".into());
-        assert!(log.flush(Duration::from_secs(10)), "the writer is still alive");
+        assert!(
+            log.flush(Duration::from_secs(10)),
+            "the writer is still alive"
+        );
     }
 }

@@ -98,7 +98,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(listener: TcpListener, config: Config, log: Option<Arc<LogOutput>>) -> io::Result<Server> {
+    pub fn new(
+        listener: TcpListener,
+        config: Config,
+        log: Option<Arc<LogOutput>>,
+    ) -> io::Result<Server> {
         let shared = Arc::new(Shared {
             routes: Routes {
                 health_failure_rate: config.health_failure_rate,

@@ -102,7 +102,9 @@ impl Workers {
 
     pub fn publish_oldest_quiet(&self, index: usize, since: Option<Instant>) {
         let nanos = since.map_or(NONE_QUIET, |t| self.nanos(t));
-        self.peers[index].oldest_quiet.store(nanos, Ordering::Release);
+        self.peers[index]
+            .oldest_quiet
+            .store(nanos, Ordering::Release);
     }
 
     /// The loop holding the longest-quiet connection of all, if that one has been quiet
@@ -146,7 +148,9 @@ impl Workers {
 
 /// A poisoned inbox still holds valid streams: a panic elsewhere must not strand them.
 fn lock(inbox: &Mutex<Inbox>) -> std::sync::MutexGuard<'_, Inbox> {
-    inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    inbox
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How long to wait before closing a quiet connection, for a given shutdown grace.
@@ -183,7 +187,11 @@ mod tests {
         workers.publish_oldest_quiet(2, None);
         assert_eq!(workers.holder_of_oldest_quiet(at(1000)), Some(1));
         assert_eq!(workers.holder_of_oldest_quiet(at(200)), Some(1));
-        assert_eq!(workers.holder_of_oldest_quiet(at(50)), None, "not quiet long enough");
+        assert_eq!(
+            workers.holder_of_oldest_quiet(at(50)),
+            None,
+            "not quiet long enough"
+        );
         workers.publish_oldest_quiet(1, None);
         assert_eq!(workers.holder_of_oldest_quiet(at(1000)), Some(0));
     }
@@ -197,9 +205,16 @@ mod tests {
         for _ in 0..MAX_HANDED_OVER {
             assert!(workers.hand_over(1, stream()).is_ok());
         }
-        assert!(workers.hand_over(1, stream()).is_err(), "the inbox is bounded");
+        assert!(
+            workers.hand_over(1, stream()).is_err(),
+            "the inbox is bounded"
+        );
         let mut byte = [0u8; 1];
-        assert_eq!((&wake_ups[1]).read(&mut byte).unwrap(), 1, "loop 1 was woken");
+        assert_eq!(
+            (&wake_ups[1]).read(&mut byte).unwrap(),
+            1,
+            "loop 1 was woken"
+        );
         assert!((&wake_ups[0]).read(&mut byte).is_err(), "loop 0 was not");
         assert_eq!(workers.take_handed_over(1, true).len(), MAX_HANDED_OVER);
         assert!(workers.hand_over(1, stream()).is_err(), "closed at exit");

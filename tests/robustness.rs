@@ -107,13 +107,20 @@ fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with
     assert_eq!(first.reply().body_text(), "Pong!");
     let mut early = Client::new(service.connect());
     early.send(GET_PING);
-    assert_eq!(early.reply().status, 503, "quiet for less than the interval");
+    assert_eq!(
+        early.reply().status,
+        503,
+        "quiet for less than the interval"
+    );
     // Once it has been quiet for the interval, a new client takes its place.
     thread::sleep(Duration::from_millis(300));
     let mut third = Client::new(service.connect());
     third.send(GET_PING);
     assert_eq!(third.reply().body_text(), "Pong!");
-    assert!(first.is_closed_by_server(), "the quiet connection made room, with a FIN");
+    assert!(
+        first.is_closed_by_server(),
+        "the quiet connection made room, with a FIN"
+    );
     second.send(b"Host: t\r\n\r\n");
     assert_eq!(second.reply().body_text(), "Hello World!");
 }

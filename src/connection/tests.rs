@@ -179,9 +179,16 @@ fn answers_and_waits_quiet_holding_no_buffers() {
     h.fake.arrive(GET_PING);
     assert_eq!(h.ready(), WAIT_READ);
     let sent = h.fake.take_sent();
-    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n") && sent.ends_with("Pong!"), "{sent}");
+    assert!(
+        sent.starts_with("HTTP/1.1 200 OK\r\n") && sent.ends_with("Pong!"),
+        "{sent}"
+    );
     assert!(!sent.contains("Connection: close"));
-    assert_eq!(h.conn.buffer_bytes(), 0, "a quiet connection holds no buffers");
+    assert_eq!(
+        h.conn.buffer_bytes(),
+        0,
+        "a quiet connection holds no buffers"
+    );
     assert_eq!(h.buffers.input.spares() + h.buffers.output.spares(), 2);
     assert_eq!(h.conn.quiet_since(&h.shared), Some(h.clock.now()));
     assert_eq!(h.deadline(), h.clock.now() + IDLE);
@@ -209,7 +216,11 @@ fn a_partial_request_keeps_its_bytes_and_its_request_deadline() {
     let mut h = Harness::new();
     h.fake.arrive(b"GET /ping HTTP/1.1\r\n");
     assert_eq!(h.ready(), WAIT_READ);
-    assert_eq!(h.conn.quiet_since(&h.shared), None, "a request is under way");
+    assert_eq!(
+        h.conn.quiet_since(&h.shared),
+        None,
+        "a request is under way"
+    );
     assert!(h.conn.buffer_bytes() > 0);
     assert_eq!(h.deadline(), h.clock.now() + REQUEST);
     h.fake.arrive(b"Host: t\r\n\r\n");
@@ -265,7 +276,11 @@ fn a_head_that_takes_too_long_gets_408() {
     h.ready();
     h.clock.advance(REQUEST);
     assert_eq!(h.timeout(), WAIT_READ);
-    assert!(h.fake.sent().starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    assert!(
+        h.fake
+            .sent()
+            .starts_with("HTTP/1.1 408 Request Timeout\r\n")
+    );
     assert!(h.fake.0.fin.get(), "closed after the answer");
 }
 
@@ -276,10 +291,18 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
     h.fake.arrive(GET_PING);
     assert_eq!(h.ready(), Next::Wait(Interest::Write));
     let blocked_at = h.clock.now();
-    assert_eq!(h.conn.quiet_since(&h.shared), None, "unsent output is not quiet");
+    assert_eq!(
+        h.conn.quiet_since(&h.shared),
+        None,
+        "unsent output is not quiet"
+    );
     h.clock.advance(Duration::from_secs(3));
     assert_eq!(h.ready(), Next::Wait(Interest::Write), "still blocked");
-    assert_eq!(h.deadline(), blocked_at + REQUEST, "from when it first blocked");
+    assert_eq!(
+        h.deadline(),
+        blocked_at + REQUEST,
+        "from when it first blocked"
+    );
     h.clock.advance(REQUEST);
     assert_eq!(h.timeout(), Next::Close);
 }
@@ -300,7 +323,8 @@ fn a_write_that_unblocks_finishes_the_answer_and_goes_quiet() {
 #[test]
 fn an_error_is_answered_then_the_connection_lingers_and_closes_on_the_clients_fin() {
     let mut h = Harness::new();
-    h.fake.arrive(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\nmore bytes the client sent");
+    h.fake
+        .arrive(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\nmore bytes the client sent");
     assert_eq!(h.ready(), WAIT_READ, "lingering");
     assert!(h.fake.sent().starts_with("HTTP/1.1 400 Bad Request\r\n"));
     assert!(h.fake.0.fin.get(), "FIN after the answer");
@@ -337,7 +361,10 @@ fn connection_close_without_more_input_closes_at_once() {
         .arrive(b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_eq!(h.ready(), Next::Close);
     assert!(h.fake.sent().contains("Connection: close"));
-    assert!(!h.fake.0.fin.get(), "nothing unread: a plain close sends FIN by itself");
+    assert!(
+        !h.fake.0.fin.get(),
+        "nothing unread: a plain close sends FIN by itself"
+    );
 }
 
 #[test]
@@ -359,7 +386,10 @@ fn at_shutdown_the_last_buffered_request_is_answered_with_close_after_the_others
     let sent = h.fake.sent();
     assert_eq!(status_lines(&sent).len(), 3, "{sent}");
     assert_eq!(sent.matches("Connection: close").count(), 1, "{sent}");
-    assert!(sent.trim_end_matches("Pong!").ends_with("Connection: close\r\n\r\n"));
+    assert!(
+        sent.trim_end_matches("Pong!")
+            .ends_with("Connection: close\r\n\r\n")
+    );
 }
 
 #[test]
@@ -387,7 +417,10 @@ fn at_shutdown_a_request_racing_the_close_is_answered_with_close() {
     h.fake.arrive(GET_PING);
     assert_eq!(h.timeout(), Next::Close);
     let sent = h.fake.sent();
-    assert!(sent.contains("Connection: close") && sent.ends_with("Pong!"), "{sent}");
+    assert!(
+        sent.contains("Connection: close") && sent.ends_with("Pong!"),
+        "{sent}"
+    );
 }
 
 #[test]
@@ -421,7 +454,10 @@ fn a_refused_newcomer_gets_its_answer_then_fin() {
     h.fake.arrive(GET_PING);
     assert_eq!(h.refuse(), WAIT_READ);
     let sent = h.fake.sent();
-    assert!(sent.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{sent}");
+    assert!(
+        sent.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{sent}"
+    );
     assert!(sent.ends_with("Service Unavailable: busy\n"), "{sent}");
     assert!(h.fake.0.fin.get(), "FIN, then lingering: not a reset");
     assert!(h.conn.is_lingering());
@@ -431,11 +467,23 @@ fn a_refused_newcomer_gets_its_answer_then_fin() {
 #[test]
 fn error_answers_to_head_have_no_body() {
     let cases: &[(&[u8], &str)] = &[
-        (b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", "413"),
-        (b"HEAD / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n", "417"),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n",
+            "413",
+        ),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n",
+            "417",
+        ),
         (b"HEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", "400"),
-        (b"\r\nHEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", "400"),
-        (b"HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "400"),
+        (
+            b"\r\nHEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n",
+            "400",
+        ),
+        (
+            b"HEAD / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "400",
+        ),
     ];
     for &(request, status) in cases {
         for method in ["HEAD", "GET"] {
@@ -444,7 +492,10 @@ fn error_answers_to_head_have_no_body() {
             h.fake.arrive(request.as_bytes());
             h.ready();
             let sent = h.fake.sent();
-            assert!(sent.starts_with(&format!("HTTP/1.1 {status} ")), "{method}: {sent}");
+            assert!(
+                sent.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{method}: {sent}"
+            );
             let body = sent.split_once("\r\n\r\n").unwrap().1;
             assert_eq!(body.is_empty(), method == "HEAD", "{request:?}: {sent}");
             assert!(sent.contains("Content-Length: "), "{sent}");
@@ -513,7 +564,11 @@ fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
     h.clock.advance(Duration::from_millis(300));
     h.fake.0.window.set(None);
     assert_eq!(h.ready(), WAIT_READ);
-    assert_eq!(h.deadline(), h.clock.now() + QUIET, "closed soon, not at the grace's end");
+    assert_eq!(
+        h.deadline(),
+        h.clock.now() + QUIET,
+        "closed soon, not at the grace's end"
+    );
     h.clock.advance(QUIET);
     assert_eq!(h.timeout(), WAIT_READ);
     assert!(h.fake.0.fin.get());

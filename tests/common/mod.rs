@@ -5,15 +5,24 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_micro-service");
+
+/// The binary under test: this build's, or `MICRO_SERVICE_BIN` (another build, for
+/// example an older one, to see a test fail on it).
+pub fn bin() -> String {
+    std::env::var("MICRO_SERVICE_BIN").unwrap_or_else(|_| BIN.to_string())
+}
 /// Generous: a loaded CI machine must not turn into a flaky test.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Service {
     child: Child,
+    /// Everything the service wrote to stderr so far (also echoed to ours).
+    stderr: Arc<Mutex<String>>,
     pub addr: SocketAddr,
     /// stdout lines after the startup line (access log, shutdown messages).
     pub lines: Receiver<String>,
@@ -22,7 +31,7 @@ pub struct Service {
 impl Service {
     /// Starts the service with test-friendly defaults that `env` may override.
     pub fn start(env: &[(&str, &str)]) -> Service {
-        Service::spawn(Command::new(BIN), env)
+        Service::spawn(Command::new(bin()), env)
     }
 
     /// Starts the service allowed only `limit` open file descriptors.
@@ -31,7 +40,7 @@ impl Service {
         command
             .arg("-c")
             .arg(format!("ulimit -n {limit} && exec \"$0\""))
-            .arg(BIN);
+            .arg(bin());
         Service::spawn(command, env)
     }
 
@@ -47,8 +56,18 @@ impl Service {
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn micro-service");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (collected, pipe) = (Arc::clone(&stderr), child.stderr.take().unwrap());
+        thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let mut text = collected.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -66,7 +85,20 @@ impl Service {
             .next()
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("unexpected startup line {first:?}"));
-        Service { child, addr, lines }
+        Service {
+            child,
+            stderr,
+            addr,
+            lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 
     pub fn connect(&self) -> TcpStream {
@@ -167,6 +199,41 @@ impl Client {
         self.reader.get_mut().write_all(raw).expect("send");
     }
 
+    /// Reads one reply; an error if the connection ends (or fails) before a whole one.
+    pub fn try_reply(&mut self) -> std::io::Result<Reply> {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut line = Vec::new();
+            if self.reader.read_until(b'\n', &mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            head.extend_from_slice(&line);
+        }
+        let text = String::from_utf8_lossy(&head);
+        let mut lines = text.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or(std::io::ErrorKind::InvalidData)?;
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        let len: usize = reply
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        reply.body.resize(len, 0);
+        self.reader.read_exact(&mut reply.body)?;
+        Ok(reply)
+    }
+
     /// Reads one reply, its body framed by Content-Length.
     pub fn reply(&mut self) -> Reply {
         self.read_reply(false)
@@ -234,5 +301,4 @@ impl Client {
             Err(_) => false,
         }
     }
-
 }

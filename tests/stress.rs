@@ -1,0 +1,526 @@
+//! Faults under load, each bounded in time and count, each printing its figures
+//! (`cargo test --release --test stress -- --nocapture --test-threads 1`, which
+//! `make test-stress` runs on the static musl build): requests lost at SIGTERM and at
+//! eviction, probes answered during a flood of silent connections, serving with stdout
+//! stalled or closed, memory of idle connections after a burst, wake-ups when idle.
+//! Linux only: figures come from /proc.
+
+mod common;
+use common::{Client, IO_TIMEOUT, Service, bin};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const GET_PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+
+#[derive(Default)]
+struct Tally {
+    answered: AtomicU64,
+    refused: AtomicU64,
+    /// Sent on an open connection and never answered: EOF or reset instead.
+    lost: AtomicU64,
+    /// Sent on a new connection that was reset before any answer: at shutdown, one the
+    /// kernel had queued when the listener closed (never accepted, so never processed).
+    reset_new: AtomicU64,
+}
+
+impl Tally {
+    fn get(&self) -> (u64, u64, u64) {
+        (
+            self.answered.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+            self.lost.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One keep-alive client: loops GET /ping until `stop`, until `limit`, or until the
+/// server says `Connection: close` and no new connection can be made.
+fn keep_alive_client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>, limit: Instant) {
+    let mut client = None;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < limit {
+        let fresh = client.is_none();
+        let c = match client.as_mut() {
+            Some(c) => c,
+            None => match TcpStream::connect(addr) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    client.insert(Client::new(s))
+                }
+                Err(_) => return, // the listener is gone: shutdown
+            },
+        };
+        if c.stream().write_all(GET_PING).is_err() {
+            tally.lost.fetch_add(1, Ordering::Relaxed);
+            client = None;
+            continue;
+        }
+        match c.try_reply() {
+            Ok(reply) if reply.status == 200 => {
+                tally.answered.fetch_add(1, Ordering::Relaxed);
+                if reply.closes() {
+                    client = None;
+                }
+            }
+            Ok(_) => {
+                tally.refused.fetch_add(1, Ordering::Relaxed);
+                client = None;
+            }
+            Err(_) if fresh => {
+                tally.reset_new.fetch_add(1, Ordering::Relaxed);
+                client = None;
+            }
+            Err(_) => {
+                tally.lost.fetch_add(1, Ordering::Relaxed);
+                client = None;
+            }
+        }
+    }
+}
+
+fn spawn_clients(
+    n: usize,
+    addr: SocketAddr,
+    stop: &Arc<AtomicBool>,
+    tally: &Arc<Tally>,
+    limit: Duration,
+) -> Vec<thread::JoinHandle<()>> {
+    let until = Instant::now() + limit;
+    (0..n)
+        .map(|_| {
+            let (stop, tally) = (Arc::clone(stop), Arc::clone(tally));
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || keep_alive_client(addr, stop, tally, until))
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn sigterm_under_keep_alive_load_loses_no_request() {
+    let mut service = Service::start(&[("WORKERS", "2"), ("SHUTDOWN_TIMEOUT", "5")]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let clients = spawn_clients(150, service.addr, &stop, &tally, Duration::from_secs(20));
+    thread::sleep(Duration::from_millis(1500));
+    let before = tally.get().0;
+    service.signal("TERM");
+    let (status, took) = service.wait_exit(Duration::from_secs(15));
+    stop.store(true, Ordering::Relaxed);
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    let (answered, refused, lost) = tally.get();
+    let reset_new = tally.reset_new.load(Ordering::Relaxed);
+    println!(
+        "stress: SIGTERM under keep-alive load (150 clients, 2 workers): {answered} answered \
+         ({} after the signal), {refused} refused, {lost} lost on open connections; \
+         {reset_new} new connections (made after an answer said close) reset as the listener \
+         closed; exit {status} after {took:.2?}",
+        answered - before
+    );
+    assert_eq!(
+        lost, 0,
+        "requests sent on open connections and never answered"
+    );
+    assert!(status.success());
+    let lines: Vec<String> = service.lines.try_iter().collect();
+    assert!(
+        lines.iter().any(|l| l == "shutdown complete"),
+        "drained before the grace period ended: {lines:?}"
+    );
+}
+
+#[test]
+fn eviction_at_the_connection_limit_loses_no_request() {
+    let service = Service::start(&[("WORKERS", "2"), ("MAX_CONNECTIONS", "50")]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let clients = spawn_clients(50, service.addr, &stop, &tally, Duration::from_secs(20));
+    thread::sleep(Duration::from_millis(500));
+    let newcomers = Arc::new(Tally::default());
+    let started = Instant::now();
+    let waves: Vec<_> = (0..300)
+        .map(|_| {
+            let (addr, newcomers) = (service.addr, Arc::clone(&newcomers));
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    let stream = TcpStream::connect(addr).unwrap();
+                    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    let mut c = Client::new(stream);
+                    c.send(GET_PING);
+                    match c.try_reply() {
+                        Ok(r) if r.status == 200 => &newcomers.answered,
+                        Ok(r) if r.status == 503 => &newcomers.refused,
+                        _ => &newcomers.lost,
+                    }
+                    .fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap()
+        })
+        .collect();
+    waves.into_iter().for_each(|w| w.join().unwrap());
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    let (answered, refused, lost) = tally.get();
+    let (n_ok, n_503, n_lost) = newcomers.get();
+    println!(
+        "stress: eviction at MAX_CONNECTIONS=50 (50 looping clients, 300 newcomers in {took:.2?}): \
+         looping {answered} answered, {lost} lost; newcomers {n_ok} served, {n_503} refused (503), \
+         {n_lost} without an answer"
+    );
+    assert_eq!(lost, 0, "requests lost on open connections");
+    assert_eq!(refused, 0, "open connections are never refused");
+    assert_eq!(n_lost, 0, "every newcomer gets an answer, 200 or 503");
+}
+
+/// Raises this process's open-file limit as far as the hard limit allows.
+fn raise_fd_limit(want: u64) -> u64 {
+    #[repr(C)]
+    struct Rlimit {
+        cur: u64,
+        max: u64,
+    }
+    unsafe extern "C" {
+        fn getrlimit(resource: i32, rlim: *mut Rlimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const Rlimit) -> i32;
+    }
+    const RLIMIT_NOFILE: i32 = 7;
+    let mut limit = Rlimit { cur: 0, max: 0 };
+    // SAFETY: `limit` is valid for writes; then read, for the calls' duration.
+    unsafe {
+        getrlimit(RLIMIT_NOFILE, &mut limit);
+        limit.cur = limit.cur.max(want.min(limit.max));
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    limit.cur
+}
+
+#[test]
+fn a_flood_of_silent_connections_locks_no_client_out() {
+    const LIMIT: usize = 1000;
+    const FLOOD: usize = LIMIT + 100;
+    const PROBES: usize = 100;
+    let fds = raise_fd_limit(8192);
+    assert!(
+        fds >= 4096,
+        "this test needs 4096 descriptors, the hard limit is {fds}"
+    );
+    // The service inherits the raised limit.
+    let service = Service::start(&[("WORKERS", "2"), ("MAX_CONNECTIONS", &LIMIT.to_string())]);
+    let flood: Vec<TcpStream> = (0..FLOOD)
+        .map(|_| TcpStream::connect(service.addr).unwrap())
+        .collect();
+    // The kernel hands silent connections over after the 1 s accept deferral.
+    thread::sleep(Duration::from_millis(2500));
+    let started = Instant::now();
+    let mut served = 0;
+    for _ in 0..PROBES {
+        let stream = TcpStream::connect(service.addr).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let mut probe = Client::new(stream);
+        probe.send(GET_PING);
+        if probe.try_reply().is_ok_and(|r| r.status == 200) {
+            served += 1;
+        }
+    }
+    let took = started.elapsed();
+    let closed = flood
+        .iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            matches!((&mut &**s).read(&mut [0u8; 1]), Ok(0))
+        })
+        .count();
+    println!(
+        "stress: flood of {FLOOD} silent connections at MAX_CONNECTIONS={LIMIT}: \
+         {served}/{PROBES} probes answered 200 in {took:.2?}; {closed} silent ones closed to make room"
+    );
+    assert_eq!(served, PROBES);
+}
+
+/// Starts the service with stdout a pipe that is read for the startup line and then
+/// not at all, as with a stuck log shipper.
+fn start_with_stalled_stdout() -> (std::process::Child, SocketAddr, std::process::ChildStdout) {
+    let mut child = Command::new(bin())
+        .env_clear()
+        .envs([
+            ("PORT", "0"),
+            ("BIND", "127.0.0.1"),
+            ("ACCESS_LOG", "on"),
+            ("WORKERS", "2"),
+            ("HEALTH_FAILURE_RATE", "0"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        stdout.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8(line).unwrap();
+    let addr = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+    (child, addr, stdout)
+}
+
+fn ping_many(addr: SocketAddr, n: usize) -> usize {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut client = Client::new(stream);
+    (0..n)
+        .filter(|_| {
+            client.send(GET_PING);
+            client.try_reply().is_ok_and(|r| r.status == 200)
+        })
+        .count()
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+fn signal(pid: u32, name: &str) {
+    let ok = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
+    const REQUESTS: usize = 5000;
+    let (mut child, addr, mut stdout) = start_with_stalled_stdout();
+    let started = Instant::now();
+    let served = ping_many(addr, REQUESTS);
+    let took = started.elapsed();
+    // Let the log writer catch up: the drop count is reported.
+    let reader = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    thread::sleep(Duration::from_millis(300));
+    signal(child.id(), "TERM");
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let text = reader.join().unwrap();
+    let logged = text.lines().filter(|l| l.contains("\"GET /ping\"")).count();
+    let dropped: usize = text
+        .lines()
+        .filter(|l| l.contains("log lines dropped"))
+        .filter_map(|l| l.split(' ').nth(1)?.parse::<usize>().ok())
+        .sum();
+    println!(
+        "stress: stdout stalled: {served}/{REQUESTS} requests served in {took:.2?}; \
+         {logged} lines logged, {dropped} dropped and counted; SIGTERM: {status:?}"
+    );
+    assert_eq!(served, REQUESTS);
+    assert_eq!(
+        logged + dropped,
+        REQUESTS,
+        "every line is either logged or counted"
+    );
+    assert!(status.is_some_and(|s| s.success()), "exit 0 on SIGTERM");
+}
+
+#[test]
+fn sigterm_works_while_stdout_is_stalled_or_closed() {
+    let (mut child, addr, stdout) = start_with_stalled_stdout();
+    assert_eq!(ping_many(addr, 3000), 3000);
+    signal(child.id(), "TERM");
+    let stalled = wait_exit(&mut child, Duration::from_secs(10));
+    drop(stdout);
+    // Closed: the reader of the pipe is gone (EPIPE on every write).
+    let (mut child, addr, stdout) = start_with_stalled_stdout();
+    drop(stdout);
+    assert_eq!(ping_many(addr, 100), 100);
+    signal(child.id(), "TERM");
+    let closed = wait_exit(&mut child, Duration::from_secs(10));
+    println!("stress: SIGTERM with stdout stalled: {stalled:?}; with stdout closed: {closed:?}");
+    assert!(stalled.is_some_and(|s| s.success()), "stalled: {stalled:?}");
+    assert!(closed.is_some_and(|s| s.success()), "closed: {closed:?}");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn idle_connections_hold_little_memory_after_a_burst() {
+    const CONNECTIONS: usize = 1000;
+    const PIPELINED: usize = 100;
+    let fds = raise_fd_limit(8192);
+    assert!(
+        fds >= 4096,
+        "this test needs 4096 descriptors, the hard limit is {fds}"
+    );
+    let service = Service::start(&[("WORKERS", "2")]);
+    let pid = service.pid();
+    // Warm up: both loops have served, their pools hold spares.
+    assert_eq!(ping_many(service.addr, 100), 100);
+    let before = rss_kib(pid);
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(15_000)
+    );
+    let burst = [big_head.as_bytes(), &GET_PING.repeat(PIPELINED)].concat();
+    let mut clients: Vec<Client> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut c = Client::new(service.connect());
+            c.send(&burst);
+            c
+        })
+        .collect();
+    for c in &mut clients {
+        for _ in 0..=PIPELINED {
+            assert_eq!(c.try_reply().unwrap().status, 200);
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    let after = rss_kib(pid);
+    let per_connection = (after.saturating_sub(before)) as f64 * 1024.0 / CONNECTIONS as f64;
+    println!(
+        "stress: {CONNECTIONS} idle connections after a burst of a 15 KB head and {PIPELINED} \
+         pipelined requests each: RSS {before} KiB -> {after} KiB, {per_connection:.0} bytes per connection"
+    );
+    assert!(
+        per_connection <= 1024.0,
+        "{per_connection:.0} bytes per idle connection"
+    );
+    drop(clients);
+}
+
+/// Voluntary context switches of every thread of `pid`: a thread asleep in epoll_wait
+/// with no timeout makes none.
+fn wake_ups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+#[test]
+fn an_idle_server_does_not_wake_up() {
+    let service = Service::start(&[("WORKERS", "2"), ("IDLE_TIMEOUT", "1")]);
+    let pid = service.pid();
+    thread::sleep(Duration::from_millis(200));
+    let start = wake_ups(pid);
+    thread::sleep(Duration::from_secs(2));
+    let idle = wake_ups(pid) - start;
+    // One keep-alive connection: its idle deadline (1 s) is the only thing due.
+    let mut client = Client::new(service.connect());
+    client.send(GET_PING);
+    client.reply();
+    let start = wake_ups(pid);
+    let closed = client.is_closed_by_server();
+    let with_one = wake_ups(pid) - start;
+    println!(
+        "stress: wake-ups with no connection: {idle} in 2 s; with one idle connection until its \
+         1 s idle timeout: {with_one}"
+    );
+    assert_eq!(idle, 0, "an idle server sleeps");
+    assert!(closed);
+    assert!(with_one <= 3, "{with_one} wake-ups for one deadline");
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn draining_with_clients_waiting_to_connect_does_not_spin() {
+    let mut service = Service::start(&[("WORKERS", "2"), ("SHUTDOWN_TIMEOUT", "3")]);
+    let pid = service.pid();
+    // A request in progress keeps the drain going; clients queued at the listener would
+    // keep a listener still registered with epoll waking the loops.
+    let mut busy = Client::new(service.connect());
+    busy.send(b"GET / HTTP/1.1\r\n");
+    thread::sleep(Duration::from_millis(100));
+    service.signal("TERM");
+    thread::sleep(Duration::from_millis(50));
+    let _queued: Vec<_> = (0..20)
+        .filter_map(|_| TcpStream::connect(service.addr).ok())
+        .collect();
+    let ticks = cpu_ticks(pid);
+    thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - ticks;
+    busy.send(b"Host: t\r\n\r\n");
+    let reply = busy.try_reply();
+    let (status, took) = service.wait_exit(Duration::from_secs(10));
+    println!(
+        "stress: drain with a request in progress: {used} CPU ticks (1/100 s) in 1 s; \
+         the request answered: {}; exit {status} after {took:.2?}",
+        reply.as_ref().map(|r| r.status).unwrap_or(0)
+    );
+    assert!(used <= 20, "{used} ticks: the loops spin");
+    assert!(reply.is_ok_and(|r| r.closes()));
+}
+
+#[test]
+fn out_of_descriptors_the_server_pauses_reports_once_and_recovers() {
+    let service = Service::start_with_fd_limit(&[("WORKERS", "1")], 32);
+    let pid = service.pid();
+    // Fill the descriptors with open connections, then some more wait at the listener.
+    let held: Vec<Client> = (0..40)
+        .filter_map(|_| {
+            let mut c = Client::new(TcpStream::connect(service.addr).ok()?);
+            c.send(b"GET / HTTP/1.1\r\n");
+            Some(c)
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let ticks = cpu_ticks(pid);
+    thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - ticks;
+    drop(held);
+    thread::sleep(Duration::from_millis(300));
+    let served = ping_many(service.addr, 10);
+    let stderr = service.stderr_text();
+    let pauses = stderr.matches("cannot accept").count();
+    println!(
+        "stress: out of descriptors: {used} CPU ticks in 1 s; {pauses} report(s) of it; \
+         after recovery {served}/10 served"
+    );
+    assert!(used <= 20, "{used} ticks: accepting spins");
+    assert_eq!(pauses, 1, "reported once per episode: {stderr}");
+    assert_eq!(served, 10);
+}
