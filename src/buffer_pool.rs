@@ -86,7 +86,8 @@ mod tests {
         assert_eq!((a.len(), a.capacity()), (BUFFER_SIZE, BUFFER_SIZE));
         let address = a.as_ptr();
         pool.give(a);
-        assert_eq!(pool.take().as_ptr(), address);
+        let again = pool.take();
+        assert_eq!(again.as_ptr(), address);
         pool.give(Vec::with_capacity(BUFFER_SIZE));
         assert_eq!(
             pool.spares(),

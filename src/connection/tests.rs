@@ -203,7 +203,7 @@ fn a_burst_of_large_and_pipelined_requests_leaves_no_buffer_behind() {
     );
     h.fake.arrive(big_head.as_bytes());
     h.fake.arrive(&GET_PING.repeat(3000));
-    while h.fake.0.incoming.borrow().len() > 0 {
+    while !h.fake.0.incoming.borrow().is_empty() {
         assert_eq!(h.ready(), WAIT_READ);
     }
     assert_eq!(status_lines(&h.fake.take_sent()).len(), 3001);
