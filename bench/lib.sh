@@ -78,6 +78,19 @@ await_ping() { # NAME PORT PID [TRIES]
   exit 1
 }
 
+# Prints N loopback ports that are free now, each held open until all are chosen so that
+# they differ. nginx cannot be told "port 0", so ports are picked, not asked of the kernel
+# by each server; a port somebody else holds is never one of them.
+free_ports() { # N
+  python3 - "$1" <<'PY'
+import socket, sys
+held = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in held))
+PY
+}
+
 refuse_busy_ports() { # PORT...
   local p
   for p in "$@"; do

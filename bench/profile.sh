@@ -15,8 +15,11 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 ensure_tools wrk=wrk nginx=nginx-light perf=linux-perf valgrind=valgrind
 
-port=$((${BENCH_PORT:-20080} + 10))
-ms_port=$port nginx_port=$((port + 1))
+if [ -n "${BENCH_PORT:-}" ]; then
+  ms_port=$((BENCH_PORT + 10)) nginx_port=$((BENCH_PORT + 11))
+else
+  read -r ms_port nginx_port <<<"$(free_ports 2)"
+fi
 duration=${PROFILE_DURATION:-3}
 refuse_busy_ports "$ms_port" "$nginx_port"
 

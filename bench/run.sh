@@ -6,7 +6,8 @@
 #
 # Writes the markdown table to bench/results/latest.md (smoke: smoke.md) and every raw
 # measurement to the .jsonl beside it. Environment: BENCH_ROUNDS, BENCH_DURATION (seconds
-# per run), BENCH_PORT (micro-service; nginx uses +1, the spawn timings +2 and +3).
+# per run), BENCH_PORT (micro-service; nginx uses +1, the spawn timings +2 and +3;
+# default: four free ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +18,12 @@ if $smoke; then
 else
   rounds=${BENCH_ROUNDS:-5} duration=${BENCH_DURATION:-4} spawns=9 warmup=1 out=latest
 fi
-port=${BENCH_PORT:-20080}
-ms_port=$port nginx_port=$((port + 1)) ms_spawn_port=$((port + 2)) nginx_spawn_port=$((port + 3))
-
 source bench/lib.sh
+if [ -n "${BENCH_PORT:-}" ]; then
+  read -r ms_port nginx_port ms_spawn_port nginx_spawn_port <<<"$BENCH_PORT $((BENCH_PORT + 1)) $((BENCH_PORT + 2)) $((BENCH_PORT + 3))"
+else
+  read -r ms_port nginx_port ms_spawn_port nginx_spawn_port <<<"$(free_ports 4)"
+fi
 ensure_tools wrk=wrk nginx=nginx-light
 
 # --- the service: release builds --------------------------------------------------------

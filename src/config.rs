@@ -58,7 +58,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--max-connections",
         env: "MAX_CONNECTIONS",
         default: "10000",
-        help: "open connections at most; beyond it idle ones are closed, else new ones get 503 (1-1000000)",
+        help: "connections served at most (all workers together); beyond it the one quiet longest is closed if quiet for 1 s, else new ones get 503 (1-1000000)",
     },
     Setting {
         flag: "--health-failure-rate",
