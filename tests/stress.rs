@@ -273,14 +273,16 @@ fn start_with_stalled_stdout() -> (std::process::Child, SocketAddr, std::process
     (child, addr, stdout)
 }
 
+/// Answers to `n` pings on one connection, in order, until the first that fails.
 fn ping_many(addr: SocketAddr, n: usize) -> usize {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut client = Client::new(stream);
+    // Stops at the first failure: a frozen server must fail the test, not stall it.
     (0..n)
-        .filter(|_| {
-            client.send(GET_PING);
-            client.try_reply().is_ok_and(|r| r.status == 200)
+        .take_while(|_| {
+            client.stream().write_all(GET_PING).is_ok()
+                && client.try_reply().is_ok_and(|r| r.status == 200)
         })
         .count()
 }
