@@ -554,19 +554,23 @@ mod tests {
     }
 
     #[test]
-    fn maps_errors_to_statuses() {
+    fn maps_every_error_to_a_status_and_a_message() {
         use ChunkedError::*;
-        assert_eq!(BodyTooLarge.status(), 413);
-        assert_eq!(TrailerTooLarge.status(), 431);
-        for error in [
-            InvalidSize,
-            SizeTooLong,
-            InvalidExtension,
-            MissingCrlf,
-            InvalidTrailer,
+        for (error, status, message) in [
+            (InvalidSize, 400, "invalid chunk size"),
+            (SizeTooLong, 400, "chunk size longer than 32 hex digits"),
+            (InvalidExtension, 400, "invalid chunk extension"),
+            (MissingCrlf, 400, "chunk not terminated by CRLF"),
+            (BodyTooLarge, 413, "request body larger than 1 MiB"),
+            (InvalidTrailer, 400, "invalid trailer field"),
+            (TrailerTooLarge, 431, "trailer section larger than 16 KiB"),
         ] {
-            assert_eq!(error.status(), 400, "{error}");
+            assert_eq!(
+                (error.status(), error.to_string().as_str()),
+                (status, message)
+            );
         }
+        assert_eq!((MAX_SIZE_DIGITS, MAX_BODY_LEN), (32, 1 << 20));
     }
 
     #[test]

@@ -771,13 +771,62 @@ mod tests {
         );
     }
 
+    /// Every error, with the status and the message the client gets.
     #[test]
-    fn maps_errors_to_statuses() {
-        assert_eq!(ParseError::TargetTooLong.status(), 414);
-        assert_eq!(ParseError::TooManyHeaders.status(), 431);
-        assert_eq!(ParseError::FieldSectionTooLarge.status(), 431);
-        assert_eq!(ParseError::UnsupportedVersion.status(), 505);
-        assert_eq!(ParseError::ObsoleteLineFolding.status(), 400);
+    fn maps_every_error_to_a_status_and_a_message() {
+        use ParseError::*;
+        for (error, status, message) in [
+            (
+                TooManyEmptyLines,
+                400,
+                "more than 8 empty lines before the request line",
+            ),
+            (InvalidMethod, 400, "invalid request method"),
+            (MethodTooLong, 501, "request method longer than 32 bytes"),
+            (InvalidTarget, 400, "invalid request target"),
+            (InvalidVersion, 400, "malformed HTTP version"),
+            (UnsupportedVersion, 505, "HTTP version not supported"),
+            (TargetTooLong, 414, "request target longer than 8 KiB"),
+            (BareLineFeed, 400, "line not terminated by CRLF"),
+            (
+                BareCarriageReturn,
+                400,
+                "carriage return not followed by line feed",
+            ),
+            (InvalidHeaderName, 400, "invalid header field name"),
+            (
+                WhitespaceBeforeColon,
+                400,
+                "whitespace between header field name and colon",
+            ),
+            (
+                InvalidHeaderValue,
+                400,
+                "invalid character in header field value",
+            ),
+            (
+                ObsoleteLineFolding,
+                400,
+                "obsolete line folding in header field",
+            ),
+            (
+                FieldSectionTooLarge,
+                431,
+                "header section larger than 16 KiB",
+            ),
+            (TooManyHeaders, 431, "more than 64 header fields"),
+        ] {
+            assert_eq!(
+                (error.status(), error.to_string().as_str()),
+                (status, message)
+            );
+        }
+        // The messages quote the limits.
+        assert_eq!((MAX_EMPTY_LINES, MAX_METHOD_LEN), (8, 32));
+        assert_eq!(
+            (MAX_TARGET_LEN, MAX_FIELD_SECTION, MAX_HEADERS),
+            (8192, 16384, 64)
+        );
     }
 
     /// A deterministic fuzz pass: mutated requests must never panic the parser or the

@@ -333,6 +333,60 @@ mod tests {
     }
 
     #[test]
+    fn maps_every_error_to_a_status_and_a_message() {
+        use RequestError::*;
+        for (error, status, message) in [
+            (MissingHost, 400, "missing Host header"),
+            (DuplicateHost, 400, "more than one Host header"),
+            (InvalidHost, 400, "invalid Host header"),
+            (InvalidTarget, 400, "invalid request target"),
+            (InvalidContentLength, 400, "invalid Content-Length"),
+            (
+                ConflictingContentLength,
+                400,
+                "conflicting Content-Length values",
+            ),
+            (BodyTooLarge, 413, "request body larger than 1 MiB"),
+            (
+                ContentLengthWithTransferEncoding,
+                400,
+                "both Content-Length and Transfer-Encoding",
+            ),
+            (
+                TransferEncodingInHttp10,
+                400,
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ),
+            (
+                EmptyTransferEncoding,
+                400,
+                "empty Transfer-Encoding element",
+            ),
+            (
+                ChunkedNotFinal,
+                400,
+                "chunked is not the final transfer coding",
+            ),
+            (
+                UnsupportedTransferCoding,
+                501,
+                "transfer coding not implemented",
+            ),
+            (
+                UnsupportedExpectation,
+                417,
+                "only Expect: 100-continue is supported",
+            ),
+        ] {
+            assert_eq!(
+                (error.status(), error.to_string().as_str()),
+                (status, message)
+            );
+        }
+        assert_eq!(MAX_BODY_LEN, 1 << 20);
+    }
+
+    #[test]
     fn routes_by_path_without_the_query() {
         assert_eq!(path("/ping?x=1"), Ok("/ping".into()));
         assert_eq!(path("/?"), Ok("/".into()));
