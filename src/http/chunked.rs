@@ -379,6 +379,8 @@ mod tests {
             b"5;a=b\r\nhello\r\n0\r\n\r\n",
             b"5 ;a\r\nhello\r\n0\r\n\r\n",
             b"5\t;\ta\t=\tb\t;\tc\r\nhello\r\n0\r\n\r\n",
+            b"5  ;  a  =  b  ;  c  ;d\r\nhello\r\n0\r\n\r\n",
+            b"5;a ;b=\"c\"  ;d\r\nhello\r\n0\r\n\r\n",
             b"5;a=\"\"\r\nhello\r\n0\r\n\r\n",
             b"5;a=\"x; \\\"y\\\\ =\t\xff\" ;b\r\nhello\r\n0\r\n\r\n",
             b"5;a;b=c;!#$%&'*+-.^_`|~=0\r\nhello\r\n0;last\r\n\r\n",
@@ -543,10 +545,10 @@ mod tests {
         let over = format!("{}1\r\n", chunk.repeat(16));
         assert_eq!(decode(over.as_bytes()), fail(ChunkedError::BodyTooLarge));
         // Trailer lines, each with its CRLF, are bounded like a header section.
-        let filler = |size: usize| "v".repeat(size - "X: \r\n".len());
-        let trailer = format!("0\r\nX: {}\r\n\r\n", filler(MAX_FIELD_SECTION));
+        let filler = |size: usize| "v".repeat(size - "X: \r\nY: \r\n".len());
+        let trailer = format!("0\r\nX: \r\nY: {}\r\n\r\n", filler(MAX_FIELD_SECTION));
         assert_eq!(decode(trailer.as_bytes()), rest(b""));
-        let trailer = format!("0\r\nX: {}\r\n\r\n", filler(MAX_FIELD_SECTION + 1));
+        let trailer = format!("0\r\nX: \r\nY: {}\r\n\r\n", filler(MAX_FIELD_SECTION + 1));
         assert_eq!(
             decode(trailer.as_bytes()),
             fail(ChunkedError::TrailerTooLarge)

@@ -347,7 +347,8 @@ fn field_line<'b>(at: &mut Cursor<'b>, start: usize) -> Result<Header<'b>, Stop>
     let name = &at.buf[start..at.pos - 1];
     match b {
         b':' if !name.is_empty() => {}
-        b' ' | b'\t' if !name.is_empty() => {
+        // (The name is not empty here: a line starting with whitespace is obs-fold.)
+        b' ' | b'\t' => {
             // "Host : a" is read as "Host" by some and refused by others: a smuggling tool.
             while matches!(b, b' ' | b'\t') {
                 b = at.next_field_byte()?;
@@ -514,6 +515,8 @@ mod tests {
     fn refuses_malformed_request_lines() {
         assert_eq!(err(b"GET  / HTTP/1.1\r\n\r\n"), ParseError::InvalidTarget);
         assert_eq!(err(b"GET /\r\n\r\n"), ParseError::InvalidVersion);
+        assert_eq!(err(b"GET /\n\n"), ParseError::InvalidVersion);
+        assert_eq!(err(b"GET \r\n\r\n"), ParseError::InvalidTarget);
         assert_eq!(err(b"G(T / HTTP/1.1\r\n\r\n"), ParseError::InvalidMethod);
         assert_eq!(err(b" GET / HTTP/1.1\r\n\r\n"), ParseError::InvalidMethod);
         assert_eq!(
