@@ -1,16 +1,24 @@
 //! A push decoder for the chunked transfer coding (RFC 9112 §7.1). The body is discarded;
 //! the decoder only finds where it ends, bounding both the data and the framing around it.
+//!
+//! It takes bytes as they come, one state per byte of framing, so its answer never depends
+//! on how the body was split, and it keeps nothing but counters.
 
-use super::parse::MAX_FIELD_SECTION;
+use super::parse::{MAX_FIELD_SECTION, is_field_value_byte, is_tchar};
 use super::request::MAX_BODY_LEN;
 use std::fmt;
 
-/// Bound on one chunk-size line's extensions, which we ignore.
+/// Bound on the hex digits of one chunk size. Leading zeros are allowed and are not size
+/// (`00000000000000001` is 1), so the value alone is held to MAX_BODY_LEN (413); this only
+/// stops an endless run of zeros, which is malformed rather than large (400).
+const MAX_SIZE_DIGITS: u8 = 32;
+/// Bound on one chunk-size line's extensions, which we check and ignore.
 const MAX_EXTENSION_LEN: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChunkedError {
     InvalidSize,
+    SizeTooLong,
     InvalidExtension,
     MissingCrlf,
     BodyTooLarge,
@@ -32,6 +40,7 @@ impl fmt::Display for ChunkedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ChunkedError::InvalidSize => "invalid chunk size",
+            ChunkedError::SizeTooLong => "chunk size longer than 32 hex digits",
             ChunkedError::InvalidExtension => "invalid chunk extension",
             ChunkedError::MissingCrlf => "chunk not terminated by CRLF",
             ChunkedError::BodyTooLarge => "request body larger than 1 MiB",
@@ -41,28 +50,69 @@ impl fmt::Display for ChunkedError {
     }
 }
 
+/// chunk     = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+/// chunk-ext-name = token; chunk-ext-val = token / quoted-string   (RFC 9112 §7.1.1)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// chunk-size = 1*HEXDIG; `digits` seen so far.
     Size {
         digits: u8,
     },
-    /// chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
-    Extension {
-        len: usize,
-    },
+    /// BWS after the size or after a value: only ";" may follow.
+    SpaceBeforeSemicolon,
+    /// After ";" and its BWS: a name must follow.
+    NameStart,
+    Name,
+    /// BWS after a name: "=" or ";" must follow.
+    SpaceAfterName,
+    /// After "=" and its BWS: a token or a quoted string must follow.
+    ValueStart,
+    TokenValue,
+    QuotedValue,
+    /// After a backslash in a quoted string.
+    QuotedPair,
+    /// Right after the closing quote.
+    AfterQuotedValue,
     SizeLf,
     Data {
         remaining: u64,
     },
     DataCr,
     DataLf,
-    /// At the start of a trailer field line, or of the final CRLF.
+    /// trailer-section = *( field-line CRLF ), field-line = field-name ":" OWS field-value OWS
+    /// (RFC 9112 §7.1.2, §5), held to the rules of header lines: at the start of a line,
+    /// or of the final CRLF.
     TrailerLineStart,
-    TrailerLine,
+    TrailerName,
+    TrailerValue,
     TrailerLf,
     FinalLf,
     Done,
+}
+
+impl State {
+    fn is_extension(self) -> bool {
+        matches!(
+            self,
+            State::SpaceBeforeSemicolon
+                | State::NameStart
+                | State::Name
+                | State::SpaceAfterName
+                | State::ValueStart
+                | State::TokenValue
+                | State::QuotedValue
+                | State::QuotedPair
+                | State::AfterQuotedValue
+        )
+    }
+
+    fn is_trailer_line(self) -> bool {
+        matches!(
+            self,
+            State::TrailerName | State::TrailerValue | State::TrailerLf
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +120,7 @@ pub struct ChunkedDecoder {
     state: State,
     size: u64,
     total: u64,
+    extension_len: usize,
     trailer_len: usize,
 }
 
@@ -79,6 +130,7 @@ impl Default for ChunkedDecoder {
             state: State::Size { digits: 0 },
             size: 0,
             total: 0,
+            extension_len: 0,
             trailer_len: 0,
         }
     }
@@ -93,7 +145,6 @@ impl ChunkedDecoder {
     /// after the body's end are left for the next request.
     ///
     /// chunked-body = *chunk last-chunk trailer-section CRLF
-    /// chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
     /// last-chunk   = 1*("0") [ chunk-ext ] CRLF
     pub fn feed(&mut self, input: &[u8]) -> Result<usize, ChunkedError> {
         let mut i = 0;
@@ -114,33 +165,73 @@ impl ChunkedDecoder {
     }
 
     fn step(&mut self, b: u8) -> Result<(), ChunkedError> {
+        if self.state.is_extension() && b != b'\r' {
+            self.extension_len += 1;
+            if self.extension_len > MAX_EXTENSION_LEN {
+                return Err(ChunkedError::InvalidExtension);
+            }
+        }
+        if self.state.is_trailer_line() || (self.state == State::TrailerLineStart && b != b'\r') {
+            self.trailer_len += 1;
+            if self.trailer_len > MAX_FIELD_SECTION {
+                return Err(ChunkedError::TrailerTooLarge);
+            }
+        }
         self.state = match self.state {
-            State::Size { digits } => match (b as char).to_digit(16) {
-                // 16 hex digits overflow nothing; more than 1 MiB is refused anyway.
-                Some(d) if digits < 16 => {
-                    self.size = self.size * 16 + u64::from(d);
-                    if self.total + self.size > MAX_BODY_LEN {
-                        return Err(ChunkedError::BodyTooLarge);
-                    }
-                    State::Size { digits: digits + 1 }
-                }
-                Some(_) => return Err(ChunkedError::BodyTooLarge),
-                None if digits == 0 => return Err(ChunkedError::InvalidSize),
-                None => match b {
-                    b'\r' => State::SizeLf,
-                    b';' | b' ' | b'\t' => State::Extension { len: 1 },
-                    _ => return Err(ChunkedError::InvalidSize),
-                },
-            },
-            State::Extension { len } => match b {
-                b'\r' => State::SizeLf,
-                _ if len >= MAX_EXTENSION_LEN => return Err(ChunkedError::InvalidExtension),
-                b'\t' | 0x20..=0x7e | 0x80.. => State::Extension { len: len + 1 },
+            State::Size { digits } => self.size_byte(digits, b)?,
+            State::SpaceBeforeSemicolon => match b {
+                b' ' | b'\t' => State::SpaceBeforeSemicolon,
+                b';' => State::NameStart,
                 _ => return Err(ChunkedError::InvalidExtension),
+            },
+            State::NameStart => match b {
+                b' ' | b'\t' => State::NameStart,
+                _ if is_tchar(b) => State::Name,
+                _ => return Err(ChunkedError::InvalidExtension),
+            },
+            State::Name => match b {
+                _ if is_tchar(b) => State::Name,
+                b' ' | b'\t' => State::SpaceAfterName,
+                b'=' => State::ValueStart,
+                _ => after_extension(b)?,
+            },
+            State::SpaceAfterName => match b {
+                b' ' | b'\t' => State::SpaceAfterName,
+                b'=' => State::ValueStart,
+                b';' => State::NameStart,
+                _ => return Err(ChunkedError::InvalidExtension),
+            },
+            State::ValueStart => match b {
+                b' ' | b'\t' => State::ValueStart,
+                b'"' => State::QuotedValue,
+                _ if is_tchar(b) => State::TokenValue,
+                _ => return Err(ChunkedError::InvalidExtension),
+            },
+            State::TokenValue => match b {
+                _ if is_tchar(b) => State::TokenValue,
+                b' ' | b'\t' => State::SpaceBeforeSemicolon,
+                _ => after_extension(b)?,
+            },
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text   (RFC 9110 §5.6.4)
+            State::QuotedValue => match b {
+                b'"' => State::AfterQuotedValue,
+                b'\\' => State::QuotedPair,
+                b'\t' | b' ' | 0x21..=0x7e | 0x80.. => State::QuotedValue,
+                _ => return Err(ChunkedError::InvalidExtension),
+            },
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            State::QuotedPair => match b {
+                b'\t' | b' ' | 0x21..=0x7e | 0x80.. => State::QuotedValue,
+                _ => return Err(ChunkedError::InvalidExtension),
+            },
+            State::AfterQuotedValue => match b {
+                b' ' | b'\t' => State::SpaceBeforeSemicolon,
+                _ => after_extension(b)?,
             },
             State::SizeLf => {
                 expect_lf(b)?;
                 self.total += self.size;
+                self.extension_len = 0;
                 match std::mem::take(&mut self.size) {
                     0 => State::TrailerLineStart,
                     remaining => State::Data { remaining },
@@ -153,18 +244,23 @@ impl ChunkedDecoder {
                 expect_lf(b)?;
                 State::Size { digits: 0 }
             }
-            State::TrailerLineStart if b == b'\r' => State::FinalLf,
-            State::TrailerLineStart | State::TrailerLine => {
-                self.trailer_len += 1;
-                if self.trailer_len > MAX_FIELD_SECTION {
-                    return Err(ChunkedError::TrailerTooLarge);
-                }
-                match b {
-                    b'\r' => State::TrailerLf,
-                    b'\t' | 0x20..=0x7e | 0x80.. => State::TrailerLine,
-                    _ => return Err(ChunkedError::InvalidTrailer),
-                }
-            }
+            State::TrailerLineStart => match b {
+                b'\r' => State::FinalLf,
+                // Whitespace first is obs-fold or a blank line that is not empty.
+                _ if is_tchar(b) => State::TrailerName,
+                _ => return Err(ChunkedError::InvalidTrailer),
+            },
+            // No whitespace between name and colon (RFC 9112 §5.1).
+            State::TrailerName => match b {
+                _ if is_tchar(b) => State::TrailerName,
+                b':' => State::TrailerValue,
+                _ => return Err(ChunkedError::InvalidTrailer),
+            },
+            State::TrailerValue => match b {
+                b'\r' => State::TrailerLf,
+                _ if is_field_value_byte(b) => State::TrailerValue,
+                _ => return Err(ChunkedError::InvalidTrailer),
+            },
             State::TrailerLf => {
                 expect_lf(b)?;
                 State::TrailerLineStart
@@ -176,6 +272,36 @@ impl ChunkedDecoder {
             State::Done => State::Done,
         };
         Ok(())
+    }
+
+    fn size_byte(&mut self, digits: u8, b: u8) -> Result<State, ChunkedError> {
+        let Some(d) = (b as char).to_digit(16) else {
+            return match b {
+                _ if digits == 0 => Err(ChunkedError::InvalidSize),
+                b'\r' => Ok(State::SizeLf),
+                b';' => Ok(State::NameStart),
+                b' ' | b'\t' => Ok(State::SpaceBeforeSemicolon),
+                _ => Err(ChunkedError::InvalidSize),
+            };
+        };
+        if digits == MAX_SIZE_DIGITS {
+            return Err(ChunkedError::SizeTooLong);
+        }
+        // Checked at every digit, so the size never exceeds 1 MiB and cannot overflow.
+        self.size = self.size * 16 + u64::from(d);
+        if self.total + self.size > MAX_BODY_LEN {
+            return Err(ChunkedError::BodyTooLarge);
+        }
+        Ok(State::Size { digits: digits + 1 })
+    }
+}
+
+/// The end of a name or a value: another extension, or the end of the line.
+fn after_extension(b: u8) -> Result<State, ChunkedError> {
+    match b {
+        b';' => Ok(State::NameStart),
+        b'\r' => Ok(State::SizeLf),
+        _ => Err(ChunkedError::InvalidExtension),
     }
 }
 
@@ -191,105 +317,268 @@ fn expect_lf(b: u8) -> Result<(), ChunkedError> {
 mod tests {
     use super::*;
 
-    /// Feeds `input` in pieces of `step` bytes; returns the bytes after the body.
-    fn decode_in_steps(input: &[u8], step: usize) -> Result<&[u8], ChunkedError> {
-        let mut decoder = ChunkedDecoder::default();
-        let mut pos = 0;
-        while !decoder.is_done() {
-            assert!(pos < input.len(), "decoder wants more than the input has");
-            let end = (pos + step).min(input.len());
-            pos += decoder.feed(&input[pos..end])?;
-        }
-        Ok(&input[pos..])
+    #[derive(Debug, PartialEq, Eq)]
+    enum Outcome<'a> {
+        /// The body ended; `rest` is what follows it.
+        Done {
+            rest: &'a [u8],
+        },
+        Incomplete,
+        Failed(ChunkedError),
     }
 
-    fn decode(input: &[u8]) -> Result<&[u8], ChunkedError> {
-        decode_in_steps(input, input.len())
+    /// Feeds `input` as reads ending at `cuts` would deliver it: each feed gets everything
+    /// received and not yet consumed, as the connection does.
+    fn decode_with_cuts(input: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome<'_> {
+        let mut decoder = ChunkedDecoder::default();
+        let mut pos = 0;
+        for end in cuts.into_iter().chain([input.len()]) {
+            match decoder.feed(&input[pos..end.max(pos)]) {
+                Ok(used) => pos += used,
+                Err(e) => return Outcome::Failed(e),
+            }
+            if decoder.is_done() {
+                return Outcome::Done {
+                    rest: &input[pos..],
+                };
+            }
+        }
+        Outcome::Incomplete
+    }
+
+    /// Decodes `input` whole, and checks that it decodes the same byte by byte, in pieces
+    /// of 7, and (when short) split in two at every point.
+    fn decode(input: &[u8]) -> Outcome<'_> {
+        let whole = decode_with_cuts(input, []);
+        let len = input.len();
+        assert_eq!(decode_with_cuts(input, 1..len), whole, "byte by byte");
+        assert_eq!(decode_with_cuts(input, (7..len).step_by(7)), whole, "by 7");
+        if len <= 512 {
+            for cut in 1..len {
+                assert_eq!(decode_with_cuts(input, [cut]), whole, "cut at {cut}");
+            }
+        }
+        whole
+    }
+
+    fn rest(rest: &[u8]) -> Outcome<'_> {
+        Outcome::Done { rest }
     }
 
     #[test]
     fn finds_the_end_of_a_chunked_body_however_it_arrives() {
         let body = b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET /";
-        for step in [1, 2, 3, 7, body.len()] {
+        assert_eq!(decode(body), rest(b"GET /"));
+        assert_eq!(decode(&body[..body.len() - 6]), Outcome::Incomplete);
+    }
+
+    #[test]
+    fn accepts_extensions_by_the_grammar() {
+        for input in [
+            &b"0;ext\r\n\r\n"[..],
+            b"5;a=b\r\nhello\r\n0\r\n\r\n",
+            b"5 ;a\r\nhello\r\n0\r\n\r\n",
+            b"5\t;\ta\t=\tb\t;\tc\r\nhello\r\n0\r\n\r\n",
+            b"5  ;  a  =  b  ;  c  ;d\r\nhello\r\n0\r\n\r\n",
+            b"5;a ;b=\"c\"  ;d\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"\"\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\"x; \\\"y\\\\ =\t\xff\" ;b\r\nhello\r\n0\r\n\r\n",
+            b"5;a;b=c;!#$%&'*+-.^_`|~=0\r\nhello\r\n0;last\r\n\r\n",
+        ] {
             assert_eq!(
-                decode_in_steps(body, step),
-                Ok(&b"GET /"[..]),
-                "step {step}"
+                decode(input),
+                rest(b""),
+                "{:?}",
+                input.escape_ascii().to_string()
             );
         }
     }
 
     #[test]
-    fn accepts_trailers_and_extensions() {
+    fn refuses_extensions_outside_the_grammar() {
+        for input in [
+            &b"5 junk\r\n"[..],
+            b"5\tfoo=bar\r\n",
+            b"5;a=\"unterminated\r\nhello\r\n0\r\n\r\n",
+            b"5;=\r\n",
+            b"5;\r\n",
+            b"5;;a\r\n",
+            b"5 \r\n",
+            b"5;a \r\n",
+            b"5;a=\r\n",
+            b"5;a=b \r\n",
+            b"5;a=b c\r\n",
+            b"5;a b\r\n",
+            b"5;a=\"x\"y\r\n",
+            b"5;a=\"x\" \r\n",
+            b"5;a=\"\x01\"\r\n",
+            b"5;a=\"\\\x01\"\r\n",
+            b"5;a=b\"c\"\r\n",
+            b"5;a\x00\r\n",
+            b"5;a=(b)\r\n",
+        ] {
+            assert_eq!(
+                decode(input),
+                Outcome::Failed(ChunkedError::InvalidExtension),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+        }
+        let long_ext = format!("1;{}\r\n", "e".repeat(MAX_EXTENSION_LEN));
+        assert_eq!(decode(long_ext.as_bytes()), Outcome::Incomplete);
+        let too_long_ext = format!("1;{}\r\n", "e".repeat(MAX_EXTENSION_LEN + 1));
         assert_eq!(
-            decode(b"0;ext\r\nX-Trailer: 1\r\nY: 2\r\n\r\nrest"),
-            Ok(&b"rest"[..])
+            decode(too_long_ext.as_bytes()),
+            Outcome::Failed(ChunkedError::InvalidExtension)
         );
-        assert_eq!(decode(b"A \r\n0123456789\r\n000\r\n\r\n"), Ok(&b""[..]));
+        // The bound is per line.
+        let ext = format!(";{}", "e".repeat(MAX_EXTENSION_LEN - 1));
+        let two = format!("1{ext}\r\na\r\n0{ext}\r\n\r\n");
+        assert_eq!(decode(two.as_bytes()), rest(b""));
+    }
+
+    #[test]
+    fn accepts_trailers_held_to_the_rules_of_header_lines() {
+        for input in [
+            &b"0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n"[..],
+            b"0\r\nX:\r\n\r\n",
+            b"0\r\nX: \ta b\t \r\n\r\n",
+            b"0\r\nX: caf\xc3\xa9\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode(input),
+                rest(b""),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_trailer_lines_that_are_not_field_lines() {
+        for input in [
+            &b"0\r\nX: \x01\r\n\r\n"[..],
+            b"0\r\nNoColon\r\n\r\n",
+            b"0\r\nBad Name: v\r\n\r\n",
+            b"0\r\nX : v\r\n\r\n",
+            b"0\r\nX\t: v\r\n\r\n",
+            b"0\r\n: v\r\n\r\n",
+            b"0\r\nX: a\r\n folded\r\n\r\n",
+            b"0\r\nX: a\r\n\tfolded\r\n\r\n",
+            b"0\r\n \r\n\r\n",
+            b"0\r\n\t\r\n\r\n",
+            b"0\r\nX: a\nY: b\r\n\r\n",
+            b"0\r\n\n",
+            b"0\r\nX: a\x7f\r\n\r\n",
+        ] {
+            assert_eq!(
+                decode(input),
+                Outcome::Failed(ChunkedError::InvalidTrailer),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+        }
+        assert_eq!(
+            decode(b"0\r\nX: a\rb\r\n\r\n"),
+            Outcome::Failed(ChunkedError::MissingCrlf)
+        );
+        assert_eq!(
+            decode(b"0\r\n\rX"),
+            Outcome::Failed(ChunkedError::MissingCrlf)
+        );
     }
 
     #[test]
     fn refuses_malformed_framing() {
-        assert_eq!(decode(b"\r\n"), Err(ChunkedError::InvalidSize));
-        assert_eq!(decode(b"x\r\n"), Err(ChunkedError::InvalidSize));
-        assert_eq!(decode(b"-1\r\n"), Err(ChunkedError::InvalidSize));
+        use ChunkedError::*;
+        for (input, error) in [
+            (&b"\r\n"[..], InvalidSize),
+            (b"x\r\n", InvalidSize),
+            (b"-1\r\n", InvalidSize),
+            (b"5x\r\n", InvalidSize),
+            (b"5\nhello\r\n0\r\n\r\n", InvalidSize),
+            (b"5\r\nhello0\r\n\r\n", MissingCrlf),
+            (b"5\r\nhello\n0\r\n\r\n", MissingCrlf),
+            (b"5\r\x00", MissingCrlf),
+            (b"5;a\rx", MissingCrlf),
+            (b"0\r\n\r\r", MissingCrlf),
+        ] {
+            assert_eq!(
+                decode(input),
+                Outcome::Failed(error),
+                "{:?}",
+                input.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn leading_zeros_are_not_size() {
+        assert_eq!(decode(b"00000000000000001\r\na\r\n0\r\n\r\n"), rest(b""));
+        let zeros = |n: usize| "0".repeat(n);
+        let longest = format!("{}1\r\na\r\n{}\r\n\r\n", zeros(31), zeros(32));
+        assert_eq!(decode(longest.as_bytes()), rest(b""));
+        // An endless run of zeros is malformed, not large.
+        let endless = format!("{}1\r\na\r\n0\r\n\r\n", zeros(32));
         assert_eq!(
-            decode(b"5\nhello\r\n0\r\n\r\n"),
-            Err(ChunkedError::InvalidSize)
+            decode(endless.as_bytes()),
+            Outcome::Failed(ChunkedError::SizeTooLong)
         );
-        assert_eq!(
-            decode(b"5\r\nhello0\r\n\r\n"),
-            Err(ChunkedError::MissingCrlf)
-        );
-        assert_eq!(
-            decode(b"5\r\nhello\n0\r\n\r\n"),
-            Err(ChunkedError::MissingCrlf)
-        );
-        assert_eq!(decode(b"5\r\x00"), Err(ChunkedError::MissingCrlf));
-        assert_eq!(decode(b"5;a\x00\r\n"), Err(ChunkedError::InvalidExtension));
-        assert_eq!(
-            decode(b"0\r\nX: \x01\r\n\r\n"),
-            Err(ChunkedError::InvalidTrailer)
-        );
-        assert_eq!(decode(b"0\r\n\rX"), Err(ChunkedError::MissingCrlf));
-        let long_ext = format!("1;{}\r\n", "e".repeat(MAX_EXTENSION_LEN + 1));
-        assert_eq!(
-            decode(long_ext.as_bytes()),
-            Err(ChunkedError::InvalidExtension)
-        );
+        assert_eq!(ChunkedError::SizeTooLong.status(), 400);
     }
 
     #[test]
     fn bounds_the_body_and_the_trailers() {
+        let fail = Outcome::Failed;
+        let largest = format!("{:x}\r\n", MAX_BODY_LEN);
+        assert_eq!(decode(largest.as_bytes()), Outcome::Incomplete);
         let too_big = format!("{:x}\r\n", MAX_BODY_LEN + 1);
-        assert_eq!(decode(too_big.as_bytes()), Err(ChunkedError::BodyTooLarge));
-        assert_eq!(
-            decode(b"00000000000000001\r\n"),
-            Err(ChunkedError::BodyTooLarge)
-        );
+        assert_eq!(decode(too_big.as_bytes()), fail(ChunkedError::BodyTooLarge));
         assert_eq!(
             decode(b"ffffffffffffffffffff\r\n"),
-            Err(ChunkedError::BodyTooLarge)
+            fail(ChunkedError::BodyTooLarge)
         );
-        // Many small chunks add up.
+        // Many small chunks add up: 16 of 64 KiB are the limit, one byte more is not.
         let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "a".repeat(64 * 1024));
-        let many = chunk.repeat(17);
-        assert_eq!(
-            decode_in_steps(many.as_bytes(), 4096),
-            Err(ChunkedError::BodyTooLarge)
-        );
-        let trailer = format!("0\r\nX: {}\r\n\r\n", "v".repeat(MAX_FIELD_SECTION));
+        let at_limit = format!("{}0\r\n\r\n", chunk.repeat(16));
+        assert_eq!(decode(at_limit.as_bytes()), rest(b""));
+        let over = format!("{}1\r\n", chunk.repeat(16));
+        assert_eq!(decode(over.as_bytes()), fail(ChunkedError::BodyTooLarge));
+        // Trailer lines, each with its CRLF, are bounded like a header section.
+        let filler = |size: usize| "v".repeat(size - "X: \r\nY: \r\n".len());
+        let trailer = format!("0\r\nX: \r\nY: {}\r\n\r\n", filler(MAX_FIELD_SECTION));
+        assert_eq!(decode(trailer.as_bytes()), rest(b""));
+        let trailer = format!("0\r\nX: \r\nY: {}\r\n\r\n", filler(MAX_FIELD_SECTION + 1));
         assert_eq!(
             decode(trailer.as_bytes()),
-            Err(ChunkedError::TrailerTooLarge)
+            fail(ChunkedError::TrailerTooLarge)
         );
-        assert_eq!(ChunkedError::BodyTooLarge.status(), 413);
+    }
+
+    #[test]
+    fn maps_every_error_to_a_status_and_a_message() {
+        use ChunkedError::*;
+        for (error, status, message) in [
+            (InvalidSize, 400, "invalid chunk size"),
+            (SizeTooLong, 400, "chunk size longer than 32 hex digits"),
+            (InvalidExtension, 400, "invalid chunk extension"),
+            (MissingCrlf, 400, "chunk not terminated by CRLF"),
+            (BodyTooLarge, 413, "request body larger than 1 MiB"),
+            (InvalidTrailer, 400, "invalid trailer field"),
+            (TrailerTooLarge, 431, "trailer section larger than 16 KiB"),
+        ] {
+            assert_eq!(
+                (error.status(), error.to_string().as_str()),
+                (status, message)
+            );
+        }
+        assert_eq!((MAX_SIZE_DIGITS, MAX_BODY_LEN), (32, 1 << 20));
     }
 
     #[test]
     fn survives_random_input_and_never_consumes_past_its_end() {
         let mut rng = fastrand::Rng::with_seed(0xc4u64);
-        let alphabet = b"0123456789abcdefABCDEF;= \t\r\nxX:";
+        let alphabet = b"0123456789abcdefABCDEF;= \t\r\nxX:\"\\";
         for _ in 0..20_000 {
             let input: Vec<u8> = (0..rng.usize(..64))
                 .map(|_| alphabet[rng.usize(..alphabet.len())])
@@ -299,6 +588,9 @@ mod tests {
                 assert!(used <= input.len());
                 assert!(decoder.is_done() || used == input.len());
             }
+            let whole = decode_with_cuts(&input, []);
+            let by_byte = decode_with_cuts(&input, 1..input.len());
+            assert_eq!(whole, by_byte, "{:?}", input.escape_ascii().to_string());
         }
     }
 }

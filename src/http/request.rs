@@ -102,7 +102,7 @@ impl fmt::Display for RequestError {
                 "both Content-Length and Transfer-Encoding"
             }
             RequestError::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
-            RequestError::EmptyTransferEncoding => "empty Transfer-Encoding",
+            RequestError::EmptyTransferEncoding => "empty Transfer-Encoding element",
             RequestError::ChunkedNotFinal => "chunked is not the final transfer coding",
             RequestError::UnsupportedTransferCoding => "transfer coding not implemented",
             RequestError::UnsupportedExpectation => "only Expect: 100-continue is supported",
@@ -146,17 +146,18 @@ pub fn interpret<'b>(head: &RequestHead<'b, '_>) -> Result<Request<'b>, RequestE
                 content_length = Some(n);
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            // transfer-coding list, possibly over several lines (RFC 9112 §6.1).
+            // transfer-coding list, possibly over several lines (RFC 9112 §6.1). An empty
+            // element is refused, not skipped: lines combine into one list with commas
+            // (RFC 9110 §5.3), so `chunked` then an empty line is `chunked, `, and the
+            // answer must not depend on how the sender split the list. Senders must not
+            // generate empty elements (RFC 9110 §5.6.1); this is the framing header.
             for coding in value.split(|&b| b == b',').map(trim_ows) {
                 if coding.is_empty() {
-                    continue;
+                    return Err(RequestError::EmptyTransferEncoding);
                 }
                 transfer_codings += 1;
                 chunked_last = coding.eq_ignore_ascii_case(b"chunked");
                 chunked_count += usize::from(chunked_last);
-            }
-            if transfer_codings == 0 {
-                return Err(RequestError::EmptyTransferEncoding);
             }
         } else if name.eq_ignore_ascii_case(b"expect") {
             if !value.eq_ignore_ascii_case(b"100-continue") {
@@ -293,6 +294,12 @@ mod tests {
     fn interpret_text(
         head: &str,
     ) -> Result<(Method, String, bool, BodyFraming, bool), RequestError> {
+        // Every case arrives byte by byte first: no proper prefix of a head is decided.
+        for cut in 0..head.len() {
+            let mut storage = [Header::EMPTY; MAX_HEADERS];
+            let prefix = parse_head(&head.as_bytes()[..cut], &mut storage);
+            assert_eq!(prefix, Ok(Status::Partial), "{head:?} cut at {cut}");
+        }
         let mut storage = [Header::EMPTY; MAX_HEADERS];
         let Ok(Status::Complete { head, .. }) = parse_head(head.as_bytes(), &mut storage) else {
             panic!("test input must be a valid head: {head:?}");
@@ -323,6 +330,60 @@ mod tests {
 
     fn framing(headers: &str) -> Result<BodyFraming, RequestError> {
         interpret_text(&format!("POST / HTTP/1.1\r\nHost: h\r\n{headers}\r\n")).map(|r| r.3)
+    }
+
+    #[test]
+    fn maps_every_error_to_a_status_and_a_message() {
+        use RequestError::*;
+        for (error, status, message) in [
+            (MissingHost, 400, "missing Host header"),
+            (DuplicateHost, 400, "more than one Host header"),
+            (InvalidHost, 400, "invalid Host header"),
+            (InvalidTarget, 400, "invalid request target"),
+            (InvalidContentLength, 400, "invalid Content-Length"),
+            (
+                ConflictingContentLength,
+                400,
+                "conflicting Content-Length values",
+            ),
+            (BodyTooLarge, 413, "request body larger than 1 MiB"),
+            (
+                ContentLengthWithTransferEncoding,
+                400,
+                "both Content-Length and Transfer-Encoding",
+            ),
+            (
+                TransferEncodingInHttp10,
+                400,
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ),
+            (
+                EmptyTransferEncoding,
+                400,
+                "empty Transfer-Encoding element",
+            ),
+            (
+                ChunkedNotFinal,
+                400,
+                "chunked is not the final transfer coding",
+            ),
+            (
+                UnsupportedTransferCoding,
+                501,
+                "transfer coding not implemented",
+            ),
+            (
+                UnsupportedExpectation,
+                417,
+                "only Expect: 100-continue is supported",
+            ),
+        ] {
+            assert_eq!(
+                (error.status(), error.to_string().as_str()),
+                (status, message)
+            );
+        }
+        assert_eq!(MAX_BODY_LEN, 1 << 20);
     }
 
     #[test]
@@ -490,10 +551,17 @@ mod tests {
             framing("Transfer-Encoding: chunked, chunked\r\n"),
             Err(ChunkedNotFinal)
         );
-        assert_eq!(
-            framing("Transfer-Encoding: \r\n"),
-            Err(EmptyTransferEncoding)
-        );
+        // Empty in any order, on its own line or as a list element.
+        for headers in [
+            "Transfer-Encoding: \r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n",
+            "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked,\r\n",
+            "Transfer-Encoding: , chunked\r\n",
+            "Transfer-Encoding: gzip, ,chunked\r\n",
+        ] {
+            assert_eq!(framing(headers), Err(EmptyTransferEncoding), "{headers:?}");
+        }
         assert_eq!(
             framing("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n"),
             Err(ContentLengthWithTransferEncoding)
