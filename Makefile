@@ -25,7 +25,7 @@ test-rust:
 test-stress:
 	rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
 	ulimit -n 8192 2>/dev/null || true; \
-	cargo test --locked --release --target x86_64-unknown-linux-musl --test stress -- --nocapture --test-threads 1
+	cargo test --locked --release --target x86_64-unknown-linux-musl --test stress -- --ignored --nocapture --test-threads 1
 
 test-infra:
 	bash test/infra/run.sh
