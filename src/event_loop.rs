@@ -5,6 +5,7 @@
 use crate::clock::Clock;
 use crate::connection::{Buffers, Connection, Context, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
+use crate::faults;
 use crate::server::report;
 use crate::socket;
 use crate::workers::Workers;
@@ -115,7 +116,15 @@ impl EventLoop {
             let timeout = self
                 .next_wake_up()
                 .map(|t| t.saturating_duration_since(now));
-            let n = match self.epoll.wait(&mut events, timeout) {
+            if self.index == 1 && faults::injected("worker_panic") {
+                panic!("injected fault: worker 1 panics");
+            }
+            let waited = if self.index == 1 && faults::injected("epoll_wait") {
+                Err(io::Error::from_raw_os_error(9)) // EBADF
+            } else {
+                self.epoll.wait(&mut events, timeout)
+            };
+            let n = match waited {
                 Ok(n) => n,
                 Err(e) => {
                     report(&format!("worker {}: epoll_wait failed: {e}", self.index));

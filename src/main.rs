@@ -7,6 +7,7 @@ mod config;
 mod connection;
 mod epoll;
 mod event_loop;
+mod faults;
 mod healthcheck;
 mod http;
 mod input;

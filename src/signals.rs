@@ -57,8 +57,12 @@ pub fn on_termination(
         .spawn(move || {
             let set = termination_signals();
             let mut signal: c_int = 0;
-            // SAFETY: both pointers are valid for the duration of the call.
-            let rc = unsafe { sigwait(&set, &mut signal) };
+            let rc = if crate::faults::injected("sigwait") {
+                22 // EINVAL, the one error sigwait has
+            } else {
+                // SAFETY: both pointers are valid for the duration of the call.
+                unsafe { sigwait(&set, &mut signal) }
+            };
             match (rc, signal) {
                 (0, SIGINT) => on_signal("SIGINT"),
                 (0, _) => on_signal("SIGTERM"),

@@ -205,3 +205,52 @@ fn the_unspecified_ipv6_address_serves_both_loopbacks() {
         assert_eq!(client.reply().body_text(), "Pong!", "{addr}");
     }
 }
+
+/// Starts the service with a fault injected (a debug build fakes it, see src/faults.rs)
+/// and returns its exit status and stderr once it has stopped by itself.
+fn run_with_fault(fault: &str) -> (std::process::ExitStatus, String) {
+    let mut service = Service::start(&[("WORKERS", "2"), ("MICRO_SERVICE_FAULTS", fault)]);
+    let (status, _) = service.wait_exit(IO_TIMEOUT);
+    (status, service.stderr_text())
+}
+
+#[test]
+fn a_worker_whose_epoll_wait_fails_stops_the_server_with_exit_1() {
+    let (status, stderr) = run_with_fault("epoll_wait");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("epoll_wait failed").count(), 1, "{stderr}");
+    assert!(stderr.contains("could no longer serve"), "{stderr}");
+}
+
+#[test]
+fn a_worker_that_panics_stops_the_server_with_exit_1() {
+    let (status, stderr) = run_with_fault("worker_panic");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("worker 1 panicked"), "{stderr}");
+    assert!(!stderr.contains("grace period"), "{stderr}");
+}
+
+#[test]
+fn a_server_that_cannot_wait_for_sigterm_stops_with_exit_1() {
+    let (status, stderr) = run_with_fault("sigwait");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot wait for SIGTERM"), "{stderr}");
+}
+
+#[test]
+fn a_port_taken_on_ipv6_is_an_error_not_an_ipv4_only_server() {
+    let Ok(taken) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 on this host");
+        return;
+    };
+    let port = taken.local_addr().unwrap().port().to_string();
+    let output = Command::new(common::bin())
+        .env_clear()
+        .envs([("PORT", port.as_str()), ("ACCESS_LOG", "off")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen on port"), "{stderr}");
+}
