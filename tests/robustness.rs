@@ -218,3 +218,42 @@ fn running_out_of_file_descriptors_is_survived() {
     thread::sleep(Duration::from_millis(300));
     fresh_ping_within(&service, Duration::from_secs(5));
 }
+
+#[test]
+fn at_the_limit_a_quiet_connection_on_any_worker_makes_room() {
+    // Quiet interval 0.1 s (a quarter of SHUTDOWN_TIMEOUT). The idle connections spread
+    // over both workers; each newcomer lands on either, so about half of them can only be
+    // served if a quiet connection of the *other* worker is closed for them.
+    const LIMIT: usize = 60;
+    let service = Service::start(&[
+        ("MAX_CONNECTIONS", &LIMIT.to_string()),
+        ("WORKERS", "2"),
+        ("SHUTDOWN_TIMEOUT", "0.4"),
+    ]);
+    let idle: Vec<TcpStream> = (0..LIMIT).map(|_| idle_keep_alive(&service)).collect();
+    thread::sleep(Duration::from_millis(300));
+    // Newcomers stay connected: each needs a place of its own.
+    let mut newcomers = Vec::new();
+    let statuses: Vec<u16> = (0..LIMIT)
+        .map(|_| {
+            let mut c = Client::new(service.connect());
+            c.send(GET_PING);
+            let status = c.reply().status;
+            newcomers.push(c);
+            status
+        })
+        .collect();
+    let refused = statuses.iter().filter(|&&s| s != 200).count();
+    assert_eq!(
+        refused, 0,
+        "{refused} of {LIMIT} newcomers refused: {statuses:?}"
+    );
+    let closed = idle
+        .into_iter()
+        .filter(|s| Client::new(s.try_clone().unwrap()).is_closed_by_server())
+        .count();
+    assert_eq!(
+        closed, LIMIT,
+        "every old quiet connection made room, with a FIN"
+    );
+}
