@@ -37,7 +37,9 @@ def matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def wiring_problems(objects: list[dict]) -> list[str]:
+def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> list[str]:
+    """How the objects fit together; `replicas` is the base's count (None for an overlay,
+    which may set its own)."""
     problems = []
     try:
         deployment = km.one(objects, "Deployment")
@@ -57,8 +59,8 @@ def wiring_problems(objects: list[dict]) -> list[str]:
     if str(port) != km.setting(container, "PORT"):
         problems.append(f"containerPort {port} but PORT={km.setting(container, 'PORT')}: the service listens elsewhere")
 
-    if spec.get("replicas") != REPLICAS:
-        problems.append(f"Deployment replicas {spec.get('replicas')}, not {REPLICAS}")
+    if replicas is not None and spec.get("replicas") != replicas:
+        problems.append(f"Deployment replicas {spec.get('replicas')}, not {replicas}")
     strategy = spec.get("strategy") or {}
     rolling = strategy.get("rollingUpdate") or {}
     if strategy.get("type") != "RollingUpdate" or rolling.get("maxUnavailable") != 0:
@@ -90,6 +92,8 @@ def wiring_problems(objects: list[dict]) -> list[str]:
         problems.append(f"the HorizontalPodAutoscaler scales {target}, not the Deployment")
     if hpa["spec"].get("minReplicas", 1) < REPLICAS:
         problems.append(f"the HorizontalPodAutoscaler's minReplicas is below {REPLICAS}: it would scale the service to one pod")
+    if hpa["spec"].get("minReplicas", 1) > spec.get("replicas", 1):
+        problems.append("the Deployment starts with fewer replicas than the autoscaler's minimum")
     metrics = [m.get("resource", {}).get("name") for m in hpa["spec"].get("metrics") or [] if m.get("type") == "Resource"]
     if metrics != ["cpu"]:
         problems.append(f"the HorizontalPodAutoscaler must scale on CPU alone, scales on {metrics}")
@@ -220,13 +224,15 @@ def memory_problems(container: dict) -> tuple[list[str], str]:
     return problems, summary
 
 
-def main(argv: list[str]) -> int:
-    objects = km.load(Path(argv[0]).read_text())
+def groups(objects: list[dict], replicas: int | None = REPLICAS) -> list[tuple[str, list[str]]]:
+    """(what was checked, problems) for every rule."""
     deployment = km.one(objects, "Deployment")
     container = km.app_container(deployment)
     mem, mem_summary = memory_problems(container)
-    groups = [
-        ("objects fit together: selectors, Service and NetworkPolicy ports, PDB, HPA target", wiring_problems(objects)),
+    return [
+        ("objects fit together: selectors, Service and NetworkPolicy ports, PDB, HPA target"
+         + (f", {replicas} replicas rolled with maxUnavailable 0" if replicas else ", rolled with maxUnavailable 0"),
+         wiring_problems(objects, replicas)),
         (f"the pod is locked down: uid {UID}, non-root, read-only root, no privilege escalation, "
          "capabilities dropped, RuntimeDefault seccomp, no token, image tag not latest", security_problems(deployment)),
         ("every env variable is a service setting; WORKERS fits the CPU limit", env_problems(container)),
@@ -236,13 +242,22 @@ def main(argv: list[str]) -> int:
          stop_problems(deployment)),
         (mem_summary, mem),
     ]
+
+
+def report(checked: list[tuple[str, list[str]]]) -> bool:
+    """Prints one line per rule; True when all passed."""
     failed = False
-    for label, problems in groups:
+    for label, problems in checked:
         print(f"  {'ok  ' if not problems else 'FAIL'} {label}")
         for p in problems:
             print(f"       {p}")
         failed |= bool(problems)
-    return 1 if failed else 0
+    return not failed
+
+
+def main(argv: list[str]) -> int:
+    objects = km.load(Path(argv[0]).read_text())
+    return 0 if report(groups(objects)) else 1
 
 
 if __name__ == "__main__":
