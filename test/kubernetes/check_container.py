@@ -140,6 +140,9 @@ def main(argv: list[str]) -> int:
         sleep = km.prestop_sleep(container) or 0
         grace = km.grace_period(deployment)
         seconds = km.stop_seconds(deployment)
+        if seconds <= 0:
+            problems.append(f"the preStop sleep ({sleep} s) uses up the grace period ({grace} s): SIGKILL, no SIGTERM")
+            seconds = 0
         held = hold_connection(port)
         try:
             code, elapsed = stop(name, seconds)

@@ -201,6 +201,20 @@ def stop_problems(deployment: dict) -> list[str]:
     return problems
 
 
+def skip_problems(objects: list[dict]) -> tuple[list[str], str]:
+    """checkov skips are annotations `checkov.io/skipN: CHECK_ID=reason`; each needs a reason."""
+    problems, skipped = [], []
+    for obj in objects:
+        for key, value in ((obj.get("metadata") or {}).get("annotations") or {}).items():
+            if not key.startswith("checkov.io/skip"):
+                continue
+            check, eq, reason = str(value).partition("=")
+            if not eq or len(reason.strip()) < 20:
+                problems.append(f"{obj['kind']} {key}: {value!r} gives no reason (CHECK_ID=why)")
+            skipped.append(f"{check.strip()} on the {obj['kind']}")
+    return problems, f"checkov skips carry their reason: {', '.join(skipped) or 'none'}"
+
+
 def memory_problems(container: dict) -> tuple[list[str], str]:
     resources = container.get("resources") or {}
     limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
@@ -241,6 +255,7 @@ def groups(objects: list[dict], replicas: int | None = REPLICAS) -> list[tuple[s
          f"{km.setting(container, 'SHUTDOWN_TIMEOUT')} s + {STOP_MARGIN} s <= grace {km.grace_period(deployment)} s",
          stop_problems(deployment)),
         (mem_summary, mem),
+        tuple(reversed(skip_problems(objects))),
     ]
 
 

@@ -1,8 +1,9 @@
 """Renders the overlay example of kubernetes/README.md (the kustomization.yaml between the
 overlay-example markers), with its reference to the base pointed at this checkout, and
 checks that it does what the README says: the image from another repository pinned to a
-digest, another namespace, replicas and resources changed, and every rule of
-check_manifest.py still holding (its replica count aside).
+digest, another namespace, replicas and resources changed, the objects valid for the
+minimum Kubernetes version, and every rule of check_manifest.py still holding (its
+replica count aside).
 
 Usage: check_overlay_example.py
 """
@@ -19,6 +20,7 @@ sys.path.insert(0, str(ROOT / "test" / "lib"))
 sys.path.insert(0, str(HERE))
 
 import check_manifest  # noqa: E402
+import check_schema  # noqa: E402
 import kubemanifest as km  # noqa: E402
 
 README = ROOT / "kubernetes" / "README.md"
@@ -43,20 +45,24 @@ def expectations(kustomization: str) -> dict:
 
     k = yaml.safe_load(kustomization)
     image = k["images"][0]
-    return {"namespace": k["namespace"], "image": f"{image['newName']}@{image['digest']}"}
+    return {"namespace": k["namespace"], "repository": image["newName"], "digest": image["digest"]}
 
 
 def overlay_problems(objects: list[dict], expected: dict) -> list[str]:
     problems = []
     deployment = km.one(objects, "Deployment")
     container = km.app_container(deployment)
-    if container["image"] != expected["image"]:
-        problems.append(f"image {container['image']}, not {expected['image']}")
+    # kustomize v5 keeps the tag beside the digest (name:tag@sha256:...), older ones
+    # drop it; either way the runtime pulls by the digest.
+    name, at, digest = container["image"].partition("@")
+    if not at or digest != expected["digest"] or name.split(":")[0] != expected["repository"]:
+        problems.append(f"image {container['image']}, not {expected['repository']}[:tag]@{expected['digest']}")
     wrong_ns = [o["kind"] for o in objects if o["metadata"].get("namespace") != expected["namespace"]]
     if wrong_ns:
         problems.append(f"not in namespace {expected['namespace']}: {wrong_ns}")
     if deployment["spec"]["replicas"] == 2:
         problems.append("the replicas patch did not apply")
+    problems += check_schema.validate(objects, check_schema.MINIMUM)
     return problems
 
 
@@ -72,7 +78,7 @@ def main() -> int:
     problems = overlay_problems(objects, expected)
     print(f"  {'ok  ' if not problems else 'FAIL'} README's overlay ({m.group(1)} -> this checkout): "
           f"image {container['image']}, namespace {expected['namespace']}, replicas {deployment['spec']['replicas']}, "
-          f"resources {container['resources']}")
+          f"resources {container['resources']}; strict schema of Kubernetes {check_schema.MINIMUM}")
     for p in problems:
         print(f"       {p}")
     ok = check_manifest.report(check_manifest.groups(objects, replicas=None))
