@@ -99,8 +99,7 @@ def open_connections(port: int, count: int, kind: str, deadline: float) -> list[
     return socks
 
 
-def measure(rendered: Path, image: str, kind: str, counts: list[int], deadline: float) -> list[tuple]:
-    deployment = km.one(km.load(rendered.read_text()), "Deployment")
+def measure(deployment: dict, image: str, kind: str, counts: list[int], deadline: float) -> list[tuple]:
     name = f"measure-memory-{kind}-{int(time.time())}"
     port = free_port(PORTS)
     argv, _ = km.docker_run_argv(deployment, image, name, port)
@@ -130,14 +129,15 @@ def measure(rendered: Path, image: str, kind: str, counts: list[int], deadline: 
 
 
 def main(argv: list[str]) -> int:
-    rendered, image = Path(argv[0]), argv[1]
+    deployment = km.one(km.load(Path(argv[0]).read_text()), "Deployment")
+    image = argv[1]
     counts = sorted(int(n) for n in argv[2:]) or [0, 1000, 4000]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, counts[-1] + 100)), hard))
     deadline = time.monotonic() + DEADLINE
     print(f"{'connections':>12} {'kind':>8} {'VmRSS':>10} {'VmHWM':>10} {'cgroup':>10} {'threads':>8}")
     for kind in ("idle", "partial"):
-        rows = measure(rendered, image, kind, counts, deadline)
+        rows = measure(deployment, image, kind, counts, deadline)
         base_cg = rows[0][4]
         for kind_, count, rss, hwm, cg, threads in rows:
             cg_text = f"{cg / 2**20:.2f} MiB" if cg is not None else "n/a"

@@ -41,20 +41,6 @@ def kubectl() -> str:
     return path
 
 
-def kubectl_version() -> str:
-    out = subprocess.run([kubectl(), "version", "--client"], capture_output=True, text=True, timeout=60).stdout
-    m = re.search(r"(?:Client Version: |GitVersion:\")v?(\d+\.\d+\.\d+)", out)
-    return m.group(1) if m else "unknown"
-
-
-def kustomize_version() -> str | None:
-    """The kustomize built into kubectl ('v5.5.0'), or None where kubectl does not say
-    (before 1.24; kubectl 1.20 has kustomize v2.0.3)."""
-    out = subprocess.run([kubectl(), "version", "--client"], capture_output=True, text=True, timeout=60).stdout
-    m = re.search(r"Kustomize Version: (v[\d.]+)", out)
-    return m.group(1) if m else None
-
-
 def render(directory: Path = BASE_DIR) -> str:
     done = subprocess.run([kubectl(), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
