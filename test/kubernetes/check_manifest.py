@@ -92,7 +92,7 @@ def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> lis
         problems.append(f"the HorizontalPodAutoscaler scales {target}, not the Deployment")
     if hpa["spec"].get("minReplicas", 1) < REPLICAS:
         problems.append(f"the HorizontalPodAutoscaler's minReplicas is below {REPLICAS}: it would scale the service to one pod")
-    if hpa["spec"].get("minReplicas", 1) > spec.get("replicas", 1):
+    if "replicas" in spec and hpa["spec"].get("minReplicas", 1) > spec["replicas"]:
         problems.append("the Deployment starts with fewer replicas than the autoscaler's minimum")
     metrics = [m.get("resource", {}).get("name") for m in hpa["spec"].get("metrics") or [] if m.get("type") == "Resource"]
     if metrics != ["cpu"]:
