@@ -270,9 +270,22 @@ def report(checked: list[tuple[str, list[str]]]) -> bool:
     return not failed
 
 
+def version_problems(container: dict) -> tuple[list[str], str]:
+    """The base names the version this checkout builds (Cargo.toml's), so that it cannot
+    silently stay behind a version bump."""
+    import re
+
+    cargo = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+    tag = container["image"].rsplit("/", 1)[-1].partition(":")[2]
+    problems = [] if tag == cargo else [f"the base's image tag {tag!r} is not Cargo.toml's version {cargo!r}: "
+                                        "update images: newTag in kubernetes/kustomization.yaml"]
+    return problems, f"the base's image {container['image']} is at Cargo.toml's version"
+
+
 def main(argv: list[str]) -> int:
     objects = km.load(Path(argv[0]).read_text())
-    return 0 if report(groups(objects)) else 1
+    container = km.app_container(km.one(objects, "Deployment"))
+    return 0 if report(groups(objects) + [tuple(reversed(version_problems(container)))]) else 1
 
 
 if __name__ == "__main__":

@@ -128,6 +128,11 @@ class ManifestChecker(unittest.TestCase):
         self.assertFlags(lambda o: container(o).pop("lifecycle"), "no preStop sleep")
         self.assertFlags(lambda o: container(o)["lifecycle"]["preStop"]["sleep"].update({"seconds": 1}), "too short")
 
+    def test_flags_a_base_behind_the_cargo_version(self):
+        c = container({o["kind"]: o for o in broken(lambda o: container(o).update({"image": "micro-service:0.0.9"}))})
+        self.assertIn("not Cargo.toml's version", "\n".join(cm.version_problems(c)[0]))
+        self.assertEqual(cm.version_problems(container({o["kind"]: o for o in REAL}))[0], [])
+
     def test_flags_a_checkov_skip_without_a_reason(self):
         self.assertFlags(lambda o: o["Service"]["metadata"].setdefault("annotations", {}).update(
             {"checkov.io/skip1": "CKV_K8S_21"}), "gives no reason")
