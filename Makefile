@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE ?= micro-service-as-code:local
 
-.PHONY: run build test test-rust test-stress test-infra test-image test-rehearsal bench bench-smoke image
+.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-rehearsal bench bench-smoke image
 
 run:
 	cargo run --release
@@ -13,7 +13,7 @@ build:
 	cargo build --release --locked
 
 # Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-stress test-image test-infra test-rehearsal bench-smoke
+test: test-rust test-stress test-image test-infra test-rehearsal bench-smoke test-kubernetes
 
 test-rust:
 	cargo fmt --all -- --check
@@ -32,6 +32,9 @@ test-infra:
 
 test-image:
 	bash test/image/run.sh
+
+test-kubernetes:
+	bash test/kubernetes/run.sh
 
 test-rehearsal:
 	bash test/rehearsal/run.sh

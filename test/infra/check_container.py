@@ -21,12 +21,7 @@ Usage: check_container.py IMAGE NAME   (run.sh passes micro-service-as-code:loca
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,24 +29,9 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "test" / "lib"))
 
 import cloudconfig  # noqa: E402
+from containers import docker, free_port, get, image_version, stop, wait_ready  # noqa: E402
 
 PORTS = range(18000, 18500)  # this check's share of the machine's ports
-READY_WITHIN = 15.0  # seconds; a start takes milliseconds, the bound only ends a hang
-
-
-def docker(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=check, text=True, capture_output=True, timeout=timeout)
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise SystemExit(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 def local_argv(argv: list[str], name: str, host_port: int) -> tuple[list[str], list[str]]:
@@ -79,36 +59,16 @@ def local_argv(argv: list[str], name: str, host_port: int) -> tuple[list[str], l
     return out, changes
 
 
-def get(url: str, timeout: float = 2.0):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode(), r.headers.get("Server")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), e.headers.get("Server")
-
-
-def wait_ready(url: str) -> tuple:
-    deadline = time.monotonic() + READY_WITHIN
-    while True:
-        try:
-            return get(url)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def main(argv: list[str]) -> int:
     image, name = argv
     unit = cloudconfig.unit_for_image(image)
     unit_argv = cloudconfig.docker_run_argv(unit)
     stop_timeout = cloudconfig.stop_timeout(unit_argv)
-    port = free_port()
+    port = free_port(PORTS)
     run_argv, changes = local_argv(unit_argv, name, port)
     print(f"  the unit's docker run, changed only in: {'; '.join(changes)}")
 
-    version = docker("image", "inspect", "--format",
-                     '{{index .Config.Labels "org.opencontainers.image.version"}}', image).stdout.strip()
+    version = image_version(image)
     started = docker(*run_argv, check=False)
     if started.returncode != 0:
         print(f"  FAIL docker {' '.join(run_argv)}\n{started.stderr}")
@@ -141,10 +101,7 @@ def main(argv: list[str]) -> int:
         print(f"  {'ok  ' if not missing else 'FAIL'} docker applied: {', '.join(applied)}")
 
         # What ExecStop does. `docker wait` reports the exit code even with --rm.
-        waiter = subprocess.Popen(["docker", "wait", name], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.2)  # let the waiter attach before the container goes away
-        docker("stop", "--time", str(stop_timeout), name, timeout=stop_timeout + 30)
-        code = (waiter.communicate(timeout=30)[0] or "").strip()
+        code, _ = stop(name, stop_timeout)
         if code != "0":
             problems.append(f"docker stop ended the service with exit code {code!r}, not 0 (137 would be docker's SIGKILL)")
         print(f"  {'ok  ' if code == '0' else 'FAIL'} docker stop --time {stop_timeout}: SIGTERM drained it, exit code {code}")
