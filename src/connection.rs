@@ -278,10 +278,11 @@ impl<T: Transport> Connection<T> {
     /// Quiet connections hold no buffers: they go back to the loop's pool.
     fn release_buffers(&mut self, buffers: &mut Buffers) {
         self.input.release(&mut buffers.input);
-        if self.output.is_empty() && self.output.capacity() > 0 {
+        if self.output.is_empty() {
+            // A buffer that was never taken has no capacity; the pool ignores it.
             buffers.output.give(std::mem::take(&mut self.output));
         }
-        if self.log_request.is_empty() && self.log_request.capacity() > 0 {
+        if self.log_request.is_empty() {
             self.log_request = String::new();
         }
     }

@@ -219,7 +219,10 @@ fn an_error_after_pipelined_requests_answers_those_first() {
 fn error_answers_to_head_carry_no_body() {
     let service = Service::start(&[]);
     for (raw, status) in [
-        (&b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n"[..], 413),
+        (
+            &b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n"[..],
+            413,
+        ),
         (b"HEAD / HTTP/1.1\r\nHost: t\r\nExpect: tea\r\n\r\n", 417),
         (b"HEAD / HTTP/1.1\r\nHost: t\r\nBad Name: x\r\n\r\n", 400),
     ] {
@@ -229,6 +232,9 @@ fn error_answers_to_head_carry_no_body() {
         assert_eq!(reply.status, status);
         assert!(reply.closes());
         // A body would be read here as bytes after the head.
-        assert!(client.is_closed_by_server(), "{status}: no body after the head");
+        assert!(
+            client.is_closed_by_server(),
+            "{status}: no body after the head"
+        );
     }
 }

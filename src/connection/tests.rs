@@ -17,6 +17,7 @@ struct Script {
     window: Cell<Option<usize>>,
     fin: Cell<bool>,
     reads: Cell<usize>,
+    writes: Cell<usize>,
 }
 
 #[derive(Clone, Default)]
@@ -59,6 +60,7 @@ impl Transport for Fake {
 
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
         assert!(!self.0.fin.get(), "write after FIN");
+        self.0.writes.set(self.0.writes.get() + 1);
         let n = match self.0.window.get() {
             Some(0) => return Err(io::ErrorKind::WouldBlock.into()),
             Some(window) => {
@@ -572,4 +574,77 @@ fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
     h.clock.advance(QUIET);
     assert_eq!(h.timeout(), WAIT_READ);
     assert!(h.fake.0.fin.get());
+}
+
+#[test]
+fn pipelined_answers_go_out_in_one_write_up_to_the_batch_size() {
+    let mut h = Harness::new();
+    h.fake.arrive(&GET_PING.repeat(100));
+    assert_eq!(h.ready(), WAIT_READ);
+    assert_eq!(status_lines(&h.fake.sent()).len(), 100);
+    assert_eq!(h.fake.0.writes.get(), 1, "one write for the batch");
+    assert!(!h.conn.is_lingering());
+    // More answers than a batch holds: written as each batch fills, not all at the end.
+    let mut h = Harness::new();
+    let requests = MAX_BATCHED_OUTPUT / 100 * 3;
+    let mut pipelined = GET_PING.repeat(requests);
+    while !pipelined.is_empty() {
+        let rest = pipelined.split_off(pipelined.len().min(4096));
+        h.fake.arrive(&pipelined);
+        pipelined = rest;
+    }
+    while !h.fake.0.incoming.borrow().is_empty() {
+        h.ready();
+    }
+    let writes = h.fake.0.writes.get();
+    let bytes = h.fake.0.sent.borrow().len();
+    assert_eq!(status_lines(&h.fake.sent()).len(), requests);
+    assert!(
+        writes >= bytes / (MAX_BATCHED_OUTPUT + 4096) && writes <= bytes / MAX_BATCHED_OUTPUT + 20,
+        "{writes} writes for {bytes} bytes"
+    );
+}
+
+#[test]
+fn a_head_request_whose_body_times_out_gets_408_without_a_body() {
+    let mut h = Harness::new();
+    h.fake
+        .arrive(b"HEAD / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+    assert_eq!(h.ready(), WAIT_READ);
+    h.clock.advance(REQUEST);
+    h.timeout();
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 408 "), "{sent}");
+    assert!(sent.ends_with("\r\n\r\n"), "no body: {sent}");
+}
+
+/// An access log that the test can read: the writer thread appends to a shared buffer.
+#[derive(Clone, Default)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_access_log_names_a_request_whose_body_came_in_parts() {
+    let mut h = Harness::new();
+    let out = SharedBuffer::default();
+    let log = crate::log_output::LogOutput::start(out.clone(), 16).unwrap();
+    let log = std::sync::Arc::new(log);
+    h.shared.access_log = AccessLog::new(Some(std::sync::Arc::clone(&log)));
+    h.fake
+        .arrive(b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab");
+    assert_eq!(h.ready(), WAIT_READ);
+    h.fake.arrive(b"cde");
+    h.ready();
+    assert!(log.flush(Duration::from_secs(10)));
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains(" \"POST /ping\" 405 "), "{text}");
 }
