@@ -38,10 +38,14 @@ impl Tally {
 }
 
 /// One keep-alive client: loops GET /ping until `stop`, until `limit`, or until the
-/// server says `Connection: close` and no new connection can be made.
+/// server says `Connection: close` and no new connection can be made. Between requests
+/// it thinks for up to 20 ms, as a real client does, so that at any moment many
+/// connections sit quiet with their next request about to come.
 fn keep_alive_client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>, limit: Instant) {
     let mut client = None;
+    let mut rng = fastrand::Rng::new();
     while !stop.load(Ordering::Relaxed) && Instant::now() < limit {
+        thread::sleep(Duration::from_micros(rng.u64(..20_000)));
         let fresh = client.is_none();
         let c = match client.as_mut() {
             Some(c) => c,
@@ -69,7 +73,10 @@ fn keep_alive_client(addr: SocketAddr, stop: Arc<AtomicBool>, tally: Arc<Tally>,
                 tally.refused.fetch_add(1, Ordering::Relaxed);
                 client = None;
             }
-            Err(_) if fresh => {
+            Err(e) if fresh => {
+                if std::env::var_os("STRESS_DEBUG").is_some() {
+                    eprintln!("reset on a new connection: {e}");
+                }
                 tally.reset_new.fetch_add(1, Ordering::Relaxed);
                 client = None;
             }
