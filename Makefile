@@ -2,7 +2,9 @@
 # and .ci/run calls; every target below it is also runnable on its own.
 SHELL := /bin/bash
 APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-IMAGE ?= micro-service-as-code:local
+# The image's architecture: amd64, or arm64 (Graviton), which is tagged local-arm64.
+ARCH ?= amd64
+IMAGE ?= micro-service-as-code:local$(if $(filter arm64 aarch64,$(ARCH)),-arm64)
 
 .PHONY: run build test test-rust test-infra test-image test-rehearsal bench bench-smoke image
 
@@ -36,4 +38,4 @@ bench-smoke:
 	bash bench/run.sh --smoke
 
 image:
-	bash test/image/build.sh "$(IMAGE)" "$(APP_VERSION)"
+	bash test/image/build.sh "$(IMAGE)" "$(APP_VERSION)" "$(ARCH)"
