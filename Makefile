@@ -2,11 +2,15 @@
 # and .ci/run calls; every target below it is also runnable on its own.
 SHELL := /bin/bash
 APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-# The image's architecture: amd64, or arm64 (Graviton), which is tagged local-arm64.
+# The image's architecture: amd64, or arm64 (Graviton), which is tagged local-arm64. Only
+# from the command line (make image ARCH=arm64): an ARCH some shells export means other things.
+ifeq ($(origin ARCH),environment)
+ARCH := amd64
+endif
 ARCH ?= amd64
 IMAGE ?= micro-service-as-code:local$(if $(filter arm64 aarch64,$(ARCH)),-arm64)
 
-.PHONY: run build test test-rust test-infra test-image test-rehearsal bench bench-smoke image
+.PHONY: run build test test-rust test-infra test-image test-arm64 test-rehearsal bench bench-smoke image
 
 run:
 	cargo run --release
@@ -15,7 +19,7 @@ build:
 	cargo build --release --locked
 
 # Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-image test-infra test-rehearsal bench-smoke
+test: test-rust test-image test-arm64 test-infra test-rehearsal bench-smoke
 
 test-rust:
 	cargo fmt --all -- --check
@@ -27,6 +31,10 @@ test-infra:
 
 test-image:
 	bash test/image/run.sh
+
+# The arm64 (Graviton) build under qemu: unit and integration tests, the arm64 image.
+test-arm64:
+	bash test/arm64/run.sh
 
 test-rehearsal:
 	bash test/rehearsal/run.sh
