@@ -37,6 +37,7 @@ rustup target list --installed 2>/dev/null | grep -qx "$target" \
 docker info >/dev/null 2>&1 || missing "no Docker daemon answers (docker info)"
 command -v curl >/dev/null || fail "curl is needed (apt-get install curl)"
 
+started_s="$(date +%s)"
 id="arm64-test-$$"
 arm_image="micro-service-as-code:$id-arm64"
 amd_image="micro-service-as-code:$id-amd64"
@@ -179,4 +180,4 @@ starts="$(grep -cx "$bin" "$work/runner.calls" 2>/dev/null || true)"
 summary="$(grep '^test result' "$work/integration.log" | awk '{p += $4; f += $6} END {print p " passed, " f " failed"}')"
 ok "integration tests (tests/*.rs) against the image's arm64 binary under qemu: $summary, $starts service starts, in $took_ms ms (not run here: ${skipped[*]})"
 
-echo "test-arm64: $passed passed, 0 failed"
+echo "test-arm64: $passed passed, 0 failed, in $(($(date +%s) - started_s)) s"
