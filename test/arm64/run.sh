@@ -11,7 +11,8 @@
 #   4. the integration tests (tests/*.rs) against that same binary, through the harness's
 #      MICRO_SERVICE_BIN and MICRO_SERVICE_RUNNER.
 # Emulation says nothing about speed on Graviton: no timing here is a performance figure.
-# About 80 s on the 2-core CI machine, most of it the two release builds.
+# 48-60 s after the other targets of `make test`, 97 s on a clean clone (load average 5-10
+# on 2 cores), most of it compiling: two release builds, the aarch64 unit tests.
 # Without qemu-user-static, the musl target or Docker it skips, except in CI (CI=true),
 # where that is a failure (.ci/run installs them). Everything it creates is named
 # arm64-test-<pid>* and removed on exit, also on failure.
