@@ -2,13 +2,17 @@
 #
 #   docker build -t micro-service .        compiles the service in the builder stage below
 #                                          (pulls the Rust image, fetches crates)
-#   make image                             offline: compiles on the host, then builds this
+#   docker buildx build --platform linux/amd64,linux/arm64 .
+#                                          both architectures, one manifest list; the
+#                                          builder cross-compiles, nothing is emulated
+#   make image [ARCH=arm64]                offline: compiles on the host, then builds this
 #                                          file with BINARY_SOURCE=host-binary (BuildKit
 #                                          skips the builder stage, so nothing is pulled)
 #
 # Build arguments: APP_VERSION (baked into the binary and the version label; keep its
 # default equal to Cargo.toml's version, test/image/run.sh checks), REVISION and CREATED
-# (labels), RUST_IMAGE, BINARY_SOURCE.
+# (labels), RUST_IMAGE, BINARY_SOURCE. The architecture is the build's platform
+# (--platform linux/amd64 or linux/arm64; BuildKit sets TARGETARCH from it).
 #
 # Bumping Rust: set RUST_IMAGE to another exact tag of the official image,
 # rust:<major.minor.patch>-alpine<version> (the tags are listed on Docker Hub's `rust` page),
@@ -18,29 +22,51 @@
 ARG RUST_IMAGE=rust:1.95.0-alpine3.23
 ARG BINARY_SOURCE=builder
 ARG APP_VERSION=0.1.0
+# BUILDPLATFORM, TARGETARCH and BUILDARCH are BuildKit's, from --platform and the build
+# machine: not declared here, since a global `ARG TARGETARCH` would blank them in FROM
+# (seen with Docker 20.10's BuildKit). The legacy builder (DOCKER_BUILDKIT=0) sets none of
+# them, hence the amd64 defaults: it builds amd64 only.
 
-# Alpine's Rust is a musl toolchain, so this is a native build; the image ships gcc and
-# musl-dev, which link the build script and the static binary.
-FROM ${RUST_IMAGE} AS builder
+# Alpine's Rust is a musl toolchain; the image ships gcc and musl-dev, which link the build
+# script and the static binary. It runs on the build machine's own architecture
+# (BUILDPLATFORM) and cross-compiles for the other one with rustup's musl target and
+# rust-lld, so a multi-architecture build emulates nothing.
+FROM --platform=${BUILDPLATFORM:-linux/amd64} ${RUST_IMAGE} AS builder
 WORKDIR /src
 # Crates first, in a layer of their own that survives changes to the sources.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && cargo fetch --locked && rm -r src
+COPY .cargo ./.cargo
 COPY build.rs ./
 COPY src ./src
 ARG APP_VERSION
-RUN APP_VERSION="${APP_VERSION}" cargo build --release --locked --target x86_64-unknown-linux-musl \
- && cp target/x86_64-unknown-linux-musl/release/micro-service /micro-service \
- && /micro-service --version
+ARG TARGETARCH
+ARG BUILDARCH
+RUN case "${TARGETARCH:-amd64}" in \
+      amd64) target=x86_64-unknown-linux-musl ;; \
+      arm64) target=aarch64-unknown-linux-musl ;; \
+      *) echo "TARGETARCH=$TARGETARCH: this image is built for amd64 or arm64" >&2; exit 1 ;; \
+    esac \
+ && rustup target add "$target" \
+ && if [ "${TARGETARCH:-amd64}" != "${BUILDARCH:-amd64}" ]; then \
+      export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld; \
+    fi \
+ && APP_VERSION="${APP_VERSION}" cargo build --release --locked --target "$target" \
+ && cp "target/$target/release/micro-service" /micro-service \
+ && if [ "${TARGETARCH:-amd64}" = "${BUILDARCH:-amd64}" ]; then /micro-service --version; fi
 
 # The binary compiled on the host by
 #   APP_VERSION=... cargo build --release --locked --target x86_64-unknown-linux-musl
+# (or aarch64-unknown-linux-musl for arm64), one stage per architecture.
 # The pattern `micro-servic[e]` and Cargo.lock are for the legacy builder
 # (DOCKER_BUILDKIT=0, the default before Docker 23), which builds every stage even when
 # unused: in a clean checkout the pattern matches nothing and the COPY still has a source,
 # so that `docker build .` works there too.
-FROM scratch AS host-binary
+FROM scratch AS host-binary-amd64
 COPY Cargo.lock target/x86_64-unknown-linux-musl/release/micro-servic[e] /
+FROM scratch AS host-binary-arm64
+COPY Cargo.lock target/aarch64-unknown-linux-musl/release/micro-servic[e] /
+FROM host-binary-${TARGETARCH:-amd64} AS host-binary
 
 FROM ${BINARY_SOURCE} AS binary
 

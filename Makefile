@@ -2,9 +2,15 @@
 # and .ci/run calls; every target below it is also runnable on its own.
 SHELL := /bin/bash
 APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
-IMAGE ?= micro-service-as-code:local
+# The image's architecture: amd64, or arm64 (Graviton), which is tagged local-arm64. Only
+# from the command line (make image ARCH=arm64): an ARCH some shells export means other things.
+ifeq ($(origin ARCH),environment)
+ARCH := amd64
+endif
+ARCH ?= amd64
+IMAGE ?= micro-service-as-code:local$(if $(filter arm64 aarch64,$(ARCH)),-arm64)
 
-.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-rehearsal bench bench-smoke image
+.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-arm64 test-rehearsal bench bench-smoke image
 
 run:
 	cargo run --release
@@ -13,7 +19,7 @@ build:
 	cargo build --release --locked
 
 # Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-stress test-image test-infra test-rehearsal bench-smoke test-kubernetes
+test: test-rust test-stress test-image test-arm64 test-infra test-rehearsal bench-smoke test-kubernetes
 
 test-rust:
 	cargo fmt --all -- --check
@@ -36,6 +42,10 @@ test-image:
 test-kubernetes:
 	bash test/kubernetes/run.sh
 
+# The arm64 (Graviton) build under qemu: unit and integration tests, the arm64 image.
+test-arm64:
+	bash test/arm64/run.sh
+
 test-rehearsal:
 	bash test/rehearsal/run.sh
 
@@ -46,4 +56,4 @@ bench-smoke:
 	bash bench/run.sh --smoke
 
 image:
-	bash test/image/build.sh "$(IMAGE)" "$(APP_VERSION)"
+	bash test/image/build.sh "$(IMAGE)" "$(APP_VERSION)" "$(ARCH)"

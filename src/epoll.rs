@@ -28,6 +28,20 @@ pub struct Event {
     token: u64,
 }
 
+// The kernel reads and writes arrays of these: with a wrong layout the tokens come back
+// wrong. The constants above are the same on both architectures: Linux's
+// include/uapi/linux/eventpoll.h and asm-generic/fcntl.h (arm64's asm/fcntl.h changes
+// only O_DIRECTORY, O_NOFOLLOW, O_DIRECT, O_LARGEFILE). Another architecture must be
+// checked against its headers before it builds.
+#[cfg(target_arch = "x86_64")]
+const _: () = assert!(size_of::<Event>() == 12 && std::mem::offset_of!(Event, token) == 4);
+#[cfg(target_arch = "aarch64")]
+const _: () = assert!(size_of::<Event>() == 16 && std::mem::offset_of!(Event, token) == 8);
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!(
+    "the FFI declarations in epoll.rs, socket.rs and signals.rs are checked for x86_64 and aarch64 only"
+);
+
 impl Event {
     pub const EMPTY: Event = Event {
         events: 0,

@@ -17,6 +17,12 @@ const SIGTERM: c_int = 15;
 #[repr(C, align(8))]
 struct SigSet([u8; 128]);
 
+// musl: `unsigned long __bits[128/sizeof(long)]`, glibc: 1024 bits of unsigned long, on
+// x86_64 and aarch64 alike. The signal numbers and SIG_BLOCK above are asm-generic's on
+// both (arm64's asm/signal.h includes asm-generic/signal.h); epoll.rs refuses other targets.
+const _: () =
+    assert!(size_of::<SigSet>() == 128 && align_of::<SigSet>() == align_of::<std::ffi::c_ulong>());
+
 unsafe extern "C" {
     fn sigemptyset(set: *mut SigSet) -> c_int;
     fn sigaddset(set: *mut SigSet, signum: c_int) -> c_int;

@@ -12,6 +12,9 @@ use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd};
 
+// O_NONBLOCK and O_CLOEXEC from asm-generic/fcntl.h, the values on x86_64 and aarch64
+// (arm64's asm/fcntl.h does not change them; epoll.rs refuses other targets), and the
+// architecture-independent linux/in.h and linux/tcp.h.
 const SOCK_NONBLOCK: c_int = 0o4000;
 const SOCK_CLOEXEC: c_int = 0o2_000_000;
 const IPPROTO_TCP: c_int = 6;

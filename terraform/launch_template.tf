@@ -27,7 +27,7 @@ resource "aws_launch_template" "app" {
   name_prefix            = "${var.name_prefix}-"
   description            = "${var.name_prefix}: ${var.image}:${var.app_version} on ${data.aws_ami.flatcar.name}"
   image_id               = data.aws_ami.flatcar.id
-  instance_type          = var.instance_type
+  instance_type          = local.instance_type
   user_data              = base64encode(templatefile("${path.module}/templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
   update_default_version = true
 
@@ -90,7 +90,7 @@ resource "aws_launch_template" "app" {
 
     precondition {
       condition     = contains(data.aws_ec2_instance_type.selected.supported_architectures, var.architecture)
-      error_message = "Instance type ${var.instance_type} does not run ${var.architecture} (it supports ${join(", ", data.aws_ec2_instance_type.selected.supported_architectures)})."
+      error_message = "Instance type ${local.instance_type} does not run ${var.architecture} (it supports ${join(", ", data.aws_ec2_instance_type.selected.supported_architectures)})."
     }
   }
 }

@@ -47,5 +47,5 @@ data "aws_ami" "flatcar" {
 }
 
 data "aws_ec2_instance_type" "selected" {
-  instance_type = var.instance_type
+  instance_type = local.instance_type
 }

@@ -145,18 +145,18 @@ variable "extra_security_group_ids" {
 # ---- Instances ----------------------------------------------------------------------------
 
 variable "instance_type" {
-  description = "EC2 instance type. Its architecture must match var.architecture (the image is built for x86_64)."
+  description = "EC2 instance type; it must run var.architecture. null: t3.micro for x86_64, t4g.micro for arm64 (architecture.tf)."
   type        = string
-  default     = "t3.micro"
+  default     = null
 
   validation {
-    condition     = can(regex("^[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
+    condition     = var.instance_type == null || can(regex("^[a-z0-9-]+\\.[a-z0-9]+$", var.instance_type))
     error_message = "instance_type must look like t3.micro."
   }
 }
 
 variable "architecture" {
-  description = "CPU architecture of the Flatcar AMI and of the image: x86_64 or arm64. Flatcar-stable-* names match both, so the AMI lookup filters on it."
+  description = "CPU architecture of the fleet: x86_64 or arm64 (Graviton). It picks the Flatcar AMI (Flatcar-stable-* names match both, so the AMI lookup filters on it) and the default instance_type; the image is multi-architecture."
   type        = string
   default     = "x86_64"
 

@@ -2,9 +2,8 @@
 //! shutdown, as an operator or a container runtime sees them.
 
 mod common;
-use common::{BIN, Client, IO_TIMEOUT, Service};
+use common::{Client, IO_TIMEOUT, Service};
 use std::net::TcpStream;
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -89,7 +88,7 @@ fn invalid_configuration_exits_2_with_a_message() {
         (("IDLE_TIMEOUT", "soon"), None, "IDLE_TIMEOUT"),
         (("PORT", "8080"), Some("--no-such-flag"), "unknown argument"),
     ] {
-        let output = Command::new(BIN)
+        let output = common::service_command()
             .env_clear()
             .env(env.0, env.1)
             .args(flag)
@@ -104,7 +103,7 @@ fn invalid_configuration_exits_2_with_a_message() {
 
 #[test]
 fn help_needs_no_valid_configuration() {
-    let output = Command::new(BIN)
+    let output = common::service_command()
         .env_clear()
         .env("PORT", "not-a-port")
         .args(["--port", "1", "--help"])
@@ -118,13 +117,13 @@ fn help_needs_no_valid_configuration() {
 
 #[test]
 fn prints_version_and_help() {
-    let version = Command::new(BIN).arg("--version").output().unwrap();
+    let version = common::service_command().arg("--version").output().unwrap();
     assert!(version.status.success());
     assert_eq!(
         String::from_utf8_lossy(&version.stdout).trim(),
         format!("micro-service {}", env!("CARGO_PKG_VERSION"))
     );
-    let help = Command::new(BIN).arg("--help").output().unwrap();
+    let help = common::service_command().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     for documented in [
         "PORT",
@@ -150,14 +149,14 @@ fn healthcheck_command_reports_the_local_server() {
     let service = Service::start(&[("HEALTH_FAILURE_RATE", "1")]);
     let port = service.addr.port().to_string();
     // It asks /ping, so the deliberately failing /health does not make it unhealthy.
-    let healthy = Command::new(BIN)
+    let healthy = common::service_command()
         .env_clear()
         .args(["healthcheck", "--port", &port])
         .output()
         .unwrap();
     assert!(healthy.status.success(), "{healthy:?}");
     drop(service);
-    let unhealthy = Command::new(BIN)
+    let unhealthy = common::service_command()
         .env_clear()
         .env("PORT", &port)
         .arg("healthcheck")
@@ -209,7 +208,10 @@ fn the_unspecified_ipv6_address_serves_both_loopbacks() {
 /// Starts the service with a fault injected (a debug build fakes it, see src/faults.rs)
 /// and returns its exit status and stderr once it has stopped by itself.
 fn run_with_fault(fault: &str) -> (std::process::ExitStatus, String) {
-    let mut service = Service::start(&[("WORKERS", "2"), ("MICRO_SERVICE_FAULTS", fault)]);
+    // Always this debug build: only it can fake faults (another build given by
+    // MICRO_SERVICE_BIN, such as the arm64 release build, cannot).
+    let mut service =
+        Service::start_this_build(&[("WORKERS", "2"), ("MICRO_SERVICE_FAULTS", fault)]);
     let (status, _) = service.wait_exit(IO_TIMEOUT);
     (status, service.stderr_text())
 }
@@ -244,7 +246,7 @@ fn a_port_taken_on_ipv6_is_an_error_not_an_ipv4_only_server() {
         return;
     };
     let port = taken.local_addr().unwrap().port().to_string();
-    let output = Command::new(common::bin())
+    let output = common::service_command()
         .env_clear()
         .envs([("PORT", port.as_str()), ("ACCESS_LOG", "off")])
         .stdin(std::process::Stdio::null())

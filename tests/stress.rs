@@ -5,7 +5,7 @@
 //! Linux only: figures come from /proc.
 
 mod common;
-use common::{Client, IO_TIMEOUT, Service, bin};
+use common::{Client, IO_TIMEOUT, Service};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
@@ -256,7 +256,7 @@ fn a_flood_of_silent_connections_locks_no_client_out() {
 /// Starts the service with stdout a pipe that is read for the startup line and then
 /// not at all, as with a stuck log shipper.
 fn start_with_stalled_stdout() -> (std::process::Child, SocketAddr, std::process::ChildStdout) {
-    let mut child = Command::new(bin())
+    let mut child = common::service_command()
         .env_clear()
         .envs([
             ("PORT", "0"),

@@ -1,6 +1,7 @@
 //! Runs the real binary on an ephemeral loopback port and speaks raw HTTP to it.
 #![allow(dead_code)] // each test file uses a different part of this kit
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -11,11 +12,22 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_micro-service");
 
-/// The binary under test: this build's, or `MICRO_SERVICE_BIN` (another build, for
-/// example an older one, to see a test fail on it).
-pub fn bin() -> String {
-    std::env::var("MICRO_SERVICE_BIN").unwrap_or_else(|_| BIN.to_string())
+/// What `Service` starts: cargo's build, or MICRO_SERVICE_BIN (another build, such as the
+/// arm64 one) run by MICRO_SERVICE_RUNNER if set (such as qemu-aarch64-static).
+fn service_argv() -> Vec<OsString> {
+    let bin = std::env::var_os("MICRO_SERVICE_BIN").unwrap_or_else(|| BIN.into());
+    let runner = std::env::var_os("MICRO_SERVICE_RUNNER").filter(|r| !r.is_empty());
+    runner.into_iter().chain([bin]).collect()
 }
+
+/// A command that starts the binary under test, through the runner if there is one.
+pub fn service_command() -> Command {
+    let argv = service_argv();
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    command
+}
+
 /// Generous: a loaded CI machine must not turn into a flaky test.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,7 +43,12 @@ pub struct Service {
 impl Service {
     /// Starts the service with test-friendly defaults that `env` may override.
     pub fn start(env: &[(&str, &str)]) -> Service {
-        Service::spawn(Command::new(bin()), env)
+        Service::spawn(service_command(), env)
+    }
+
+    /// Starts cargo's build of the service whatever MICRO_SERVICE_BIN says.
+    pub fn start_this_build(env: &[(&str, &str)]) -> Service {
+        Service::spawn(Command::new(BIN), env)
     }
 
     /// Starts the service allowed only `limit` open file descriptors.
@@ -39,8 +56,9 @@ impl Service {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg(format!("ulimit -n {limit} && exec \"$0\""))
-            .arg(bin());
+            .arg(format!("ulimit -n {limit} && exec \"$@\""))
+            .arg("sh")
+            .args(service_argv());
         Service::spawn(command, env)
     }
 
