@@ -9,6 +9,8 @@ use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+// These numbers are the generic Linux ones, the same on x86_64 and aarch64 (only mips,
+// sparc, alpha and parisc differ; src/epoll.rs refuses to build for other targets).
 const AF_INET6: c_int = 10;
 const SOCK_STREAM: c_int = 1;
 const SOCK_CLOEXEC: c_int = 0o2_000_000;
@@ -22,7 +24,7 @@ const EADDRNOTAVAIL: i32 = 99;
 /// Connections the kernel queues for accept; it caps this at `net.core.somaxconn`.
 const BACKLOG: c_int = 4096;
 
-/// struct sockaddr_in6 (the same on every Linux architecture).
+/// struct sockaddr_in6 (the same layout on every Linux architecture: no padding).
 #[repr(C)]
 struct SockaddrIn6 {
     family: u16,
@@ -31,7 +33,11 @@ struct SockaddrIn6 {
     addr: [u8; 16],
     scope_id: u32,
 }
-const _: () = assert!(size_of::<SockaddrIn6>() == 28);
+const _: () = assert!(
+    size_of::<SockaddrIn6>() == 28
+        && std::mem::offset_of!(SockaddrIn6, addr) == 8
+        && std::mem::offset_of!(SockaddrIn6, scope_id) == 24
+);
 
 unsafe extern "C" {
     fn socket(domain: c_int, kind: c_int, protocol: c_int) -> c_int;
