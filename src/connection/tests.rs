@@ -18,6 +18,8 @@ struct Script {
     fin: Cell<bool>,
     reads: Cell<usize>,
     writes: Cell<usize>,
+    /// Errors the next reads return, before the scripted chunks.
+    read_errors: RefCell<VecDeque<io::ErrorKind>>,
 }
 
 #[derive(Clone, Default)]
@@ -42,6 +44,9 @@ impl Fake {
 impl Transport for Fake {
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.reads.set(self.0.reads.get() + 1);
+        if let Some(kind) = self.0.read_errors.borrow_mut().pop_front() {
+            return Err(kind.into());
+        }
         let mut incoming = self.0.incoming.borrow_mut();
         let Some(chunk) = incoming.front_mut() else {
             if self.0.eof.get() {
@@ -647,4 +652,56 @@ fn the_access_log_names_a_request_whose_body_came_in_parts() {
     assert!(log.flush(Duration::from_secs(10)));
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains(" \"POST /ping\" 405 "), "{text}");
+}
+
+#[test]
+fn an_interrupted_read_is_retried_and_a_failed_one_closes() {
+    let mut h = Harness::new();
+    h.fake
+        .0
+        .read_errors
+        .borrow_mut()
+        .push_back(io::ErrorKind::Interrupted);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.sent().ends_with("Pong!"), "retried after EINTR");
+
+    let mut h = Harness::new();
+    h.fake
+        .0
+        .read_errors
+        .borrow_mut()
+        .push_back(io::ErrorKind::ConnectionReset);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), Next::Close, "a reset ends the connection");
+    assert_eq!(h.fake.sent(), "");
+}
+
+#[test]
+fn a_failed_write_closes() {
+    struct Broken;
+    impl Transport for Broken {
+        fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            buf[..GET_PING.len()].copy_from_slice(GET_PING);
+            Ok(GET_PING.len())
+        }
+        fn write(&self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn shutdown_write(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn peer_addr(&self) -> Option<SocketAddr> {
+            None
+        }
+    }
+    let h = Harness::new();
+    let mut buffers = Buffers::default();
+    let mut conn = Connection::new(Broken, h.clock.now());
+    let mut cx = Context {
+        shared: &h.shared,
+        clock: &h.clock,
+        buffers: &mut buffers,
+    };
+    assert_eq!(conn.on_ready(&mut cx), Next::Close);
 }
