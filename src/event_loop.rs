@@ -495,3 +495,88 @@ impl EventLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access_log::AccessLog;
+    use crate::routes::{FailureRate, Routes};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    fn event_loop(listener: TcpListener) -> (EventLoop, Arc<Shared>) {
+        let shared = Arc::new(Shared {
+            routes: Routes {
+                health_failure_rate: FailureRate::from_billionths(0).unwrap(),
+            },
+            access_log: AccessLog::new(None),
+            idle_timeout: Duration::from_secs(75),
+            request_timeout: Duration::from_secs(10),
+            quiet_before_close: Duration::from_secs(1),
+            accept_defer: Duration::from_secs(1),
+            server: "micro-service/test".into(),
+            shutting_down: AtomicBool::new(false),
+        });
+        let (workers, mut wake_ups) = Workers::new(1, 10).unwrap();
+        let event_loop = EventLoop::new(
+            0,
+            listener,
+            wake_ups.remove(0),
+            Arc::clone(&shared),
+            Arc::new(workers),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        (event_loop, shared)
+    }
+
+    #[test]
+    fn with_nothing_due_the_loop_sleeps_until_an_event() {
+        let (event_loop, _) = event_loop(TcpListener::bind("127.0.0.1:0").unwrap());
+        assert_eq!(event_loop.next_wake_up(), None);
+    }
+
+    #[test]
+    fn at_shutdown_the_listener_leaves_the_epoll_set_before_it_is_dropped() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Another loop's copy keeps the socket open after this loop drops its own.
+        let other_loops_copy = listener.try_clone().unwrap();
+        let (mut event_loop, shared) = event_loop(listener);
+        shared.shutting_down.store(true, Ordering::Release);
+        event_loop.begin_shutdown();
+        assert!(event_loop.listener.is_none());
+        let _waiting = TcpStream::connect(other_loops_copy.local_addr().unwrap()).unwrap();
+        let mut events = [Event::EMPTY; 8];
+        let n = event_loop
+            .epoll
+            .wait(&mut events, Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(
+            events[..n].iter().all(|e| e.token() != LISTENER),
+            "a client at the closed listener still wakes the loop"
+        );
+        assert_eq!(
+            event_loop.next_wake_up(),
+            event_loop.shutdown_deadline,
+            "only the grace period is due"
+        );
+    }
+
+    #[test]
+    fn clients_queued_at_the_stop_are_served_not_reset() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, shared) = event_loop(listener);
+        let mut queued = TcpStream::connect(addr).unwrap();
+        std::io::Write::write_all(&mut queued, b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        shared.shutting_down.store(true, Ordering::Release);
+        event_loop.begin_shutdown();
+        queued
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = String::new();
+        queued.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Connection: close"), "{answer}");
+    }
+}
