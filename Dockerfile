@@ -48,9 +48,6 @@ RUN case "${TARGETARCH:-amd64}" in \
       *) echo "TARGETARCH=$TARGETARCH: this image is built for amd64 or arm64" >&2; exit 1 ;; \
     esac \
  && rustup target add "$target" \
- && if [ "${TARGETARCH:-amd64}" != "${BUILDARCH:-amd64}" ]; then \
-      export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=rust-lld; \
-    fi \
  && APP_VERSION="${APP_VERSION}" cargo build --release --locked --target "$target" \
  && cp "target/$target/release/micro-service" /micro-service \
  && if [ "${TARGETARCH:-amd64}" = "${BUILDARCH:-amd64}" ]; then /micro-service --version; fi

@@ -7,9 +7,9 @@ use crate::connection::{Buffers, Connection, Context, Next, Shared};
 use crate::epoll::{Epoll, Event, Interest};
 use crate::faults;
 use crate::server::report;
+use crate::slot_heap::SlotHeap;
 use crate::socket;
 use crate::workers::Workers;
-use std::collections::BTreeSet;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -62,9 +62,9 @@ pub struct EventLoop {
     conns: Vec<Option<Entry>>,
     free: Vec<usize>,
     /// Every connection's deadline, nearest first: the loop sleeps until the first.
-    deadlines: BTreeSet<(Instant, usize)>,
+    deadlines: SlotHeap,
     /// Quiet connections by when they became quiet: the first makes room at the limit.
-    quiet: BTreeSet<(Instant, usize)>,
+    quiet: SlotHeap,
     lingering: usize,
     buffers: Buffers,
     clock: Clock,
@@ -97,8 +97,8 @@ impl EventLoop {
             shutdown_timeout,
             conns: Vec::new(),
             free: Vec::new(),
-            deadlines: BTreeSet::new(),
-            quiet: BTreeSet::new(),
+            deadlines: SlotHeap::default(),
+            quiet: SlotHeap::default(),
             lingering: 0,
             buffers: Buffers::default(),
             clock: Clock::new(),
@@ -145,7 +145,7 @@ impl EventLoop {
             self.resume_accepting(now);
             self.expire(now);
             self.workers
-                .publish_oldest_quiet(self.index, self.quiet.first().map(|&(t, _)| t));
+                .publish_oldest_quiet(self.index, self.quiet.first().map(|(t, _)| t));
             if let Some(deadline) = self.shutdown_deadline {
                 if self.open() == 0 && self.take_handed_over(true) {
                     return Ending::Drained;
@@ -163,7 +163,7 @@ impl EventLoop {
     /// pause, or the end of the grace period. None: nothing, so sleep until an event.
     fn next_wake_up(&self) -> Option<Instant> {
         [
-            self.deadlines.first().map(|&(t, _)| t),
+            self.deadlines.first().map(|(t, _)| t),
             self.accept_paused_until,
             self.shutdown_deadline,
         ]
@@ -314,7 +314,7 @@ impl EventLoop {
             return;
         }
         let deadline = conn.deadline(&self.shared);
-        self.deadlines.insert((deadline, index));
+        self.deadlines.set(index, deadline);
         self.conns[index] = Some(Entry {
             conn,
             interest,
@@ -363,17 +363,14 @@ impl EventLoop {
         }
         let deadline = entry.conn.deadline(&self.shared);
         if deadline != entry.deadline {
-            self.deadlines.remove(&(entry.deadline, index));
-            self.deadlines.insert((deadline, index));
+            self.deadlines.set(index, deadline);
             entry.deadline = deadline;
         }
         let quiet_since = entry.conn.quiet_since(&self.shared);
         if quiet_since != entry.quiet_since {
-            if let Some(old) = entry.quiet_since {
-                self.quiet.remove(&(old, index));
-            }
-            if let Some(new) = quiet_since {
-                self.quiet.insert((new, index));
+            match quiet_since {
+                Some(since) => self.quiet.set(index, since),
+                None => self.quiet.remove(index),
             }
             entry.quiet_since = quiet_since;
         }
@@ -385,10 +382,8 @@ impl EventLoop {
             return;
         };
         self.free.push(index);
-        self.deadlines.remove(&(entry.deadline, index));
-        if let Some(quiet) = entry.quiet_since {
-            self.quiet.remove(&(quiet, index));
-        }
+        self.deadlines.remove(index);
+        self.quiet.remove(index);
         if entry.counted {
             self.workers.capacity.release();
         } else {
@@ -399,7 +394,7 @@ impl EventLoop {
     /// Closes this loop's longest-quiet connection gracefully, if it has been quiet since
     /// `quiet_before`; true if it did.
     fn evict_oldest_quiet(&mut self, quiet_before: Instant) -> bool {
-        let Some(&(since, index)) = self.quiet.first() else {
+        let Some((since, index)) = self.quiet.first() else {
             return false;
         };
         if since > quiet_before {
@@ -414,16 +409,19 @@ impl EventLoop {
         true
     }
 
-    /// Runs the deadlines that are due.
+    /// Runs the deadlines that are due. Each moves its connection's deadline on or closes
+    /// it; the count bounds the loop all the same.
     fn expire(&mut self, now: Instant) {
-        let due: Vec<usize> = self
-            .deadlines
-            .range(..=(now, usize::MAX))
-            .map(|&(_, index)| index)
-            .collect();
-        for index in due {
+        for _ in 0..self.deadlines.len() {
+            let Some((deadline, index)) = self.deadlines.first() else {
+                return;
+            };
+            if deadline > now {
+                return;
+            }
             let (conns, mut cx) = self.context();
             let Some(entry) = conns[index].as_mut() else {
+                self.deadlines.remove(index);
                 continue;
             };
             let next = entry.conn.on_timeout(&mut cx);

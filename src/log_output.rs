@@ -5,26 +5,36 @@
 //! closed stdout only loses the lines.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::thread;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 /// Lines waiting for the writer at most.
 pub const QUEUE_LINES: usize = 1024;
-/// Lines the writer gathers into one write.
-const BATCH_LINES: usize = 64;
+/// How often `flush` looks whether the writer has caught up.
+const FLUSH_POLL: Duration = Duration::from_millis(2);
 
-enum Message {
-    Line(String),
-    /// Answered once every line before it has been written.
-    Flush(SyncSender<()>),
+#[derive(Default)]
+struct Queue {
+    lines: Vec<String>,
+    capacity: usize,
+    /// Lines refused since the writer last reported.
+    dropped: u64,
+    /// Lines accepted so far, and lines written (or lost to a failed write) so far.
+    accepted: u64,
+    written: u64,
+}
+
+/// A mutex poisoned by a panic elsewhere still guards a valid queue: logging goes on.
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    queue
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct LogOutput {
-    queue: SyncSender<Message>,
-    dropped: Arc<AtomicU64>,
+    queue: Arc<Mutex<Queue>>,
+    writer: Thread,
 }
 
 impl LogOutput {
@@ -34,73 +44,78 @@ impl LogOutput {
     }
 
     pub fn start(out: impl Write + Send + 'static, capacity: usize) -> std::io::Result<LogOutput> {
-        let (queue, lines) = mpsc::sync_channel(capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&dropped);
-        thread::Builder::new()
+        let queue = Arc::new(Mutex::new(Queue {
+            capacity,
+            ..Queue::default()
+        }));
+        let shared = Arc::clone(&queue);
+        let writer = thread::Builder::new()
             .name("log-writer".into())
             .stack_size(64 * 1024)
-            .spawn(move || write_lines(out, lines, &counter))?;
-        Ok(LogOutput { queue, dropped })
+            .spawn(move || write_lines(out, &shared))?;
+        Ok(LogOutput {
+            queue,
+            writer: writer.thread().clone(),
+        })
     }
 
-    /// Queues one line (with its newline); drops it if the queue is full. Never blocks.
+    /// Queues one line (with its newline); drops it if the queue is full. Never waits for
+    /// stdout: the writer holds the lock only to take what is queued, never while writing.
     pub fn line(&self, line: String) {
-        if let Err(TrySendError::Full(_)) = self.queue.try_send(Message::Line(line)) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let mut queue = lock(&self.queue);
+        if queue.lines.len() == queue.capacity {
+            queue.dropped += 1;
+            return;
         }
+        queue.lines.push(line);
+        queue.accepted += 1;
+        drop(queue);
+        self.writer.unpark();
     }
 
     /// Waits, at most `limit`, until every line queued so far has been written; false if
     /// stdout did not take them in time.
     pub fn flush(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
-        let (ack, acked) = mpsc::sync_channel(1);
-        let mut message = Message::Flush(ack);
-        loop {
-            match self.queue.try_send(message) {
-                Ok(()) => break,
-                Err(TrySendError::Full(m)) if Instant::now() < deadline => {
-                    message = m;
-                    thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return false,
+        let target = lock(&self.queue).accepted;
+        while lock(&self.queue).written < target {
+            if Instant::now() >= deadline {
+                return false;
             }
+            thread::sleep(FLUSH_POLL);
         }
-        acked
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+        true
     }
 }
 
-fn write_lines(mut out: impl Write, lines: Receiver<Message>, dropped: &AtomicU64) {
+fn write_lines(mut out: impl Write, queue: &Mutex<Queue>) {
     let mut batch = String::new();
-    while let Ok(first) = lines.recv() {
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
-        let mut count = 0;
-        while let Some(message) = next.take() {
-            match message {
-                Message::Line(line) => batch.push_str(&line),
-                Message::Flush(ack) => flushes.push(ack),
-            }
-            count += 1;
-            if count < BATCH_LINES {
-                next = lines.try_recv().ok();
-            }
+    loop {
+        let (lines, lost) = {
+            let mut queue = lock(queue);
+            (
+                std::mem::take(&mut queue.lines),
+                std::mem::take(&mut queue.dropped),
+            )
+        };
+        if lines.is_empty() && lost == 0 {
+            // `line` unparks us; a wake-up with nothing queued just looks again.
+            thread::park();
+            continue;
+        }
+        let count = lines.len() as u64;
+        for line in lines {
+            batch.push_str(&line);
+        }
+        if lost > 0 {
+            batch.push_str(&format!(
+                "micro-service: {lost} log lines dropped: stdout did not keep up\n"
+            ));
         }
         // A failed write (stdout closed) loses these lines; nothing else can be done.
         let _ = out.write_all(batch.as_bytes()).and_then(|()| out.flush());
         batch.clear();
-        let lost = dropped.swap(0, Ordering::Relaxed);
-        if lost > 0 {
-            let notice =
-                format!("micro-service: {lost} log lines dropped: stdout did not keep up\n");
-            let _ = out.write_all(notice.as_bytes()).and_then(|()| out.flush());
-        }
-        for ack in flushes {
-            let _ = ack.send(());
-        }
+        lock(queue).written += count;
     }
 }
 

@@ -16,6 +16,7 @@ mod log_output;
 mod routes;
 mod server;
 mod signals;
+mod slot_heap;
 mod socket;
 mod transport;
 mod workers;
