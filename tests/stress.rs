@@ -515,7 +515,7 @@ fn draining_with_clients_waiting_to_connect_does_not_spin() {
 #[test]
 #[ignore = "the stress suite: make test-stress runs it on the release musl build"]
 fn out_of_descriptors_the_server_pauses_reports_once_and_recovers() {
-    let service = Service::start_with_fd_limit(&[("WORKERS", "1")], 32);
+    let mut service = Service::start_with_fd_limit(&[("WORKERS", "1")], 32);
     let pid = service.pid();
     // Fill the descriptors with open connections, then some more wait at the listener.
     let held: Vec<Client> = (0..40)

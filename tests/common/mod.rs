@@ -35,6 +35,9 @@ pub struct Service {
     child: Child,
     /// Everything the service wrote to stderr so far (also echoed to ours).
     stderr: Arc<Mutex<String>>,
+    /// The thread collecting stderr: joined once the process has exited, so that
+    /// nothing it wrote last is still in transit.
+    stderr_reader: Option<thread::JoinHandle<()>>,
     pub addr: SocketAddr,
     /// stdout lines after the startup line (access log, shutdown messages).
     pub lines: Receiver<String>,
@@ -78,7 +81,7 @@ impl Service {
         let mut child = command.spawn().expect("spawn micro-service");
         let stderr = Arc::new(Mutex::new(String::new()));
         let (collected, pipe) = (Arc::clone(&stderr), child.stderr.take().unwrap());
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
                 eprintln!("{line}");
                 let mut text = collected.lock().unwrap();
@@ -106,6 +109,7 @@ impl Service {
         Service {
             child,
             stderr,
+            stderr_reader: Some(stderr_reader),
             addr,
             lines,
         }
@@ -115,7 +119,13 @@ impl Service {
         self.child.id()
     }
 
-    pub fn stderr_text(&self) -> String {
+    /// What the service wrote to stderr; all of it once the process has exited.
+    pub fn stderr_text(&mut self) -> String {
+        if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+            if let Some(reader) = self.stderr_reader.take() {
+                reader.join().unwrap();
+            }
+        }
         self.stderr.lock().unwrap().clone()
     }
 
