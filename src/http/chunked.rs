@@ -416,6 +416,8 @@ mod tests {
             b"5;a=b\"c\"\r\n",
             b"5;a\x00\r\n",
             b"5;a=(b)\r\n",
+            b"5;a=@\r\n",
+            b"5;a=;b\r\n",
         ] {
             assert_eq!(
                 decode(input),
@@ -499,6 +501,7 @@ mod tests {
             (b"5\nhello\r\n0\r\n\r\n", InvalidSize),
             (b"5\r\nhello0\r\n\r\n", MissingCrlf),
             (b"5\r\nhello\n0\r\n\r\n", MissingCrlf),
+            (b"5\r\nhelloX\n0\r\n\r\n", MissingCrlf),
             (b"5\r\x00", MissingCrlf),
             (b"5;a\rx", MissingCrlf),
             (b"0\r\n\r\r", MissingCrlf),

@@ -417,9 +417,19 @@ mod tests {
                 .unwrap()
                 .0
         };
-        assert_eq!(method("GET"), Method::Get);
-        assert_eq!(method("HEAD"), Method::Head);
-        assert_eq!(method("DELETE"), Method::Delete);
+        for (token, known) in [
+            ("GET", Method::Get),
+            ("HEAD", Method::Head),
+            ("POST", Method::Post),
+            ("PUT", Method::Put),
+            ("DELETE", Method::Delete),
+            ("PATCH", Method::Patch),
+            ("OPTIONS", Method::Options),
+            ("CONNECT", Method::Connect),
+            ("TRACE", Method::Trace),
+        ] {
+            assert_eq!(method(token), known, "{token}");
+        }
         assert_eq!(method("get"), Method::Unknown);
         assert_eq!(method("BREW"), Method::Unknown);
     }
