@@ -25,7 +25,7 @@ UID = 65534  # nobody, as the image's USER
 REPLICAS = 2
 # Measured with test/kubernetes/measure_memory.py (kubernetes/README.md has the run):
 # the container's cgroup memory with no connection (1.0-1.1 MiB) and the cost of one
-# more open connection (6.3-6.7 KiB: a 4 KiB buffer, its bookkeeping, the kernel's
+# more open connection (up to 6.4 KiB with a request under way: a 4 KiB buffer, its bookkeeping, the kernel's
 # socket), rounded up for what another kernel may charge.
 IDLE_BYTES = 2 * 2**20
 PER_CONNECTION_BYTES = 8 * 2**10
