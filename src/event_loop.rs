@@ -215,7 +215,7 @@ impl EventLoop {
     fn admit(&mut self, stream: TcpStream) {
         let capacity = &self.workers.capacity;
         if !capacity.claim() && !self.shared.is_shutting_down() {
-            let quiet_before = self.clock.now() - self.shared.quiet_before_close;
+            let quiet_before = self.quiet_before();
             match self.workers.holder_of_oldest_quiet(quiet_before) {
                 Some(holder) if holder == self.index && self.evict_oldest_quiet(quiet_before) => {}
                 Some(holder) if holder != self.index => {
@@ -233,6 +233,13 @@ impl EventLoop {
             }
         }
         self.serve(stream, true);
+    }
+
+    /// Connections quiet since this time or earlier may be closed to make room.
+    fn quiet_before(&self) -> Instant {
+        let now = self.clock.now();
+        now.checked_sub(self.shared.quiet_before_close)
+            .unwrap_or(now)
     }
 
     fn serve(&mut self, stream: TcpStream, counted: bool) {
@@ -444,7 +451,7 @@ impl EventLoop {
         let streams = self.workers.take_handed_over(self.index, closing);
         let none = streams.is_empty();
         for stream in streams {
-            let quiet_before = self.clock.now() - self.shared.quiet_before_close;
+            let quiet_before = self.quiet_before();
             if self.shared.is_shutting_down() || self.evict_oldest_quiet(quiet_before) {
                 self.serve(stream, true);
             } else {
