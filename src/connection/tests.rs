@@ -20,6 +20,8 @@ struct Script {
     writes: Cell<usize>,
     /// Errors the next reads return, before the scripted chunks.
     read_errors: RefCell<VecDeque<io::ErrorKind>>,
+    /// Errors the next writes return.
+    write_errors: RefCell<VecDeque<io::ErrorKind>>,
 }
 
 #[derive(Clone, Default)]
@@ -66,6 +68,9 @@ impl Transport for Fake {
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
         assert!(!self.0.fin.get(), "write after FIN");
         self.0.writes.set(self.0.writes.get() + 1);
+        if let Some(kind) = self.0.write_errors.borrow_mut().pop_front() {
+            return Err(kind.into());
+        }
         let n = match self.0.window.get() {
             Some(0) => return Err(io::ErrorKind::WouldBlock.into()),
             Some(window) => {
@@ -704,4 +709,66 @@ fn a_failed_write_closes() {
         buffers: &mut buffers,
     };
     assert_eq!(conn.on_ready(&mut cx), Next::Close);
+}
+
+#[test]
+fn a_trickled_head_keeps_the_deadline_of_its_first_byte() {
+    let mut h = Harness::new();
+    let accepted = h.clock.now();
+    h.clock.advance(Duration::from_secs(3));
+    h.fake.arrive(b"GET / HT");
+    h.ready();
+    assert_eq!(
+        h.deadline(),
+        accepted + REQUEST,
+        "a new connection: from its accept"
+    );
+    h.fake.arrive(b"TP/1.1\r\nHost: t\r\n\r\n");
+    h.ready();
+    h.fake.take_sent();
+    h.clock.advance(Duration::from_secs(2));
+    h.fake.arrive(b"GET / HTTP/1.1\r\n");
+    h.ready();
+    let started = h.clock.now();
+    h.clock.advance(Duration::from_secs(4));
+    h.fake.arrive(b"X-Slow: a\r\n");
+    h.ready();
+    assert_eq!(h.deadline(), started + REQUEST, "more bytes do not move it");
+}
+
+#[test]
+fn an_interrupted_write_is_retried() {
+    let mut h = Harness::new();
+    h.fake
+        .0
+        .write_errors
+        .borrow_mut()
+        .push_back(io::ErrorKind::Interrupted);
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.fake.sent().ends_with("Pong!"));
+}
+
+#[test]
+fn lingering_retries_an_interrupted_read_and_ends_on_a_failed_one() {
+    let mut h = Harness::new();
+    h.fake.arrive(b"BAD\r\n\r\n");
+    assert_eq!(h.ready(), WAIT_READ);
+    assert!(h.conn.is_lingering());
+    h.fake
+        .0
+        .read_errors
+        .borrow_mut()
+        .push_back(io::ErrorKind::Interrupted);
+    assert_eq!(h.ready(), WAIT_READ, "EINTR: still lingering");
+    h.fake
+        .0
+        .read_errors
+        .borrow_mut()
+        .push_back(io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        h.ready(),
+        Next::Close,
+        "the client reset: nothing left to wait for"
+    );
 }
