@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP_VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 IMAGE ?= micro-service-as-code:local
 
-.PHONY: run build test test-rust test-infra test-image test-rehearsal bench bench-smoke image
+.PHONY: run build test test-rust test-infra test-image test-rehearsal test-converge bench bench-smoke image
 
 run:
 	cargo run --release
@@ -13,7 +13,7 @@ build:
 	cargo build --release --locked
 
 # Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-image test-infra test-rehearsal bench-smoke
+test: test-rust test-image test-infra test-rehearsal bench-smoke test-converge
 
 test-rust:
 	cargo fmt --all -- --check
@@ -28,6 +28,9 @@ test-image:
 
 test-rehearsal:
 	bash test/rehearsal/run.sh
+
+test-converge:
+	bash test/converge/run.sh
 
 bench:
 	bash bench/run.sh

@@ -111,6 +111,26 @@ class Failed(Exception):
     pass
 
 
+# Steps that show one defect each (section 6 and the outputs of step 3) record their
+# failure here and the journey goes on, so that one run shows every defect.
+DEFECTS: list[str] = []
+
+
+class defect_step:
+    def __init__(self, title: str) -> None:
+        self.title = title
+
+    def __enter__(self) -> None:
+        step(self.title)
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> bool:
+        if isinstance(error, Failed):
+            print(f"    FAIL {error}", flush=True)
+            DEFECTS.append(f"{self.title}: {error}")
+            return True
+        return False
+
+
 def check(condition: bool, what: str) -> None:
     if not condition:
         raise Failed(what)
@@ -357,7 +377,11 @@ def journey(tf: Terraform, world: World) -> None:
     check(list(serving) == [v2_group] and len(serving[v2_group]) == 2, f"v2 still serves with 2 instances: {describe_groups(world)}")
     fewest, when = min_serving(emulator)
     check(fewest >= 2, f"clients were served by at least 2 instances throughout (fewest: {fewest}, after {when})")
-    print(f"    the outputs after the failure say app_version = {tf.outputs().get('app_version')!r}")
+    outputs = tf.outputs()
+    print(f"    the outputs after the failure: app_version = {outputs.get('app_version')!r}, autoscaling_group_name = {outputs.get('autoscaling_group_name')!r}")
+    with defect_step("3b. the outputs after the failed rollout describe what serves"):
+        check(outputs.get("app_version") == "v2", f"app_version names the version that serves (v2): {outputs.get('app_version')!r}")
+        check(outputs.get("autoscaling_group_name") == v2_group, f"autoscaling_group_name names the group that serves ({v2_group})")
     tf.inputs.update(app_version="v4", wait_for_capacity_timeout="2m")
     roll(tf, world, "v4", 2)
 
@@ -377,6 +401,8 @@ def journey(tf: Terraform, world: World) -> None:
     check(len(world.serving().get(name, [])) == 3, "port 80 serves 3 instances")
     replan_is_empty(tf)
 
+    fixes(tf, world, name)
+
     step("7. destroy")
     rc, events = tf.destroy()
     check(rc == 0, "destroy succeeded" + ("" if rc == 0 else ": " + errors(events)))
@@ -384,10 +410,81 @@ def journey(tf: Terraform, world: World) -> None:
     check(not left, f"nothing of the fixture is left in the emulator{'' if not left else ': ' + ', '.join(left)}")
 
 
+def fixes(tf: Terraform, world: World, group_name: str) -> None:
+    """Section 6: one step per module defect of issue 11."""
+    with defect_step("6a. outputs for alarms and scaling from outside"):
+        outputs = tf.outputs()
+        (lb,) = world.elbv2.load_balancers.values()
+        (tg,) = world.elbv2.target_groups.values()
+        listeners = {l.port: l.arn for l in lb.listeners.values()}
+        group = world.asg.autoscaling_groups[group_name]
+        expected = {
+            "alb_arn_suffix": lb.arn.split(":loadbalancer/")[1],
+            "target_group_arn_suffix": tg.arn.split(":")[-1],
+            "http_listener_arn": listeners.get(80),
+            "autoscaling_group_arn": group.arn,
+            "launch_template_id": group.ec2_launch_template.id,
+            "launch_template_version": str(group.launch_template_version),
+        }
+        for key, value in expected.items():
+            check(str(outputs.get(key)) == str(value), f"output {key} = {outputs.get(key)!r} (the emulator: {value!r})")
+
+    with defect_step("6b. a tag change replaces no instance"):
+        before = world.groups()
+        tf.inputs["extra_tags"] = {"Team": "payments"}
+        rc, events = tf.apply()
+        check(rc == 0, "apply succeeded" + ("" if rc == 0 else ": " + errors(events)))
+        after = world.groups()
+        check(list(after) == list(before), f"the same group: {describe_groups(world)}")
+        (name,) = after
+        check(after[name]["instances"] == before[name]["instances"], f"the same {len(after[name]['instances'])} instances")
+        group = world.asg.autoscaling_groups[name]
+        version = group.ec2_launch_template.get_version(group.launch_template_version)
+        tagged = any(
+            t.get("Key") == "Team" and t.get("Value") == "payments"
+            for spec in version.data.get("TagSpecifications") or []
+            if spec.get("ResourceType") == "instance"
+            for t in spec.get("Tags", [])
+        )
+        check(tagged, f"instances it launches from now on get the tag (template version {version.number})")
+        replan_is_empty(tf)
+
+    with defect_step("6c. a roll keeps the size scaling gave the fleet, and its scaling policies"):
+        import boto3
+
+        (name,) = world.groups()
+        client = boto3.client(
+            "autoscaling", region_name=REGION, endpoint_url=world.emulator.url,
+            aws_access_key_id="converge", aws_secret_access_key="converge",
+        )
+        # What a scale-out by a policy does to the group.
+        client.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=5)
+        check(len(world.serving().get(name, [])) == 5, "the running group was scaled out to 5 (SetDesiredCapacity)")
+        tf.inputs["app_version"] = "v5"
+        new = roll(tf, world, "v5", 5)
+        policies = world.groups()[new]["policies"]
+        check(any("requests-per-target" in p for p in policies), f"the new group has its target tracking policy: {policies}")
+
+    with defect_step("6d. an app_port change does not cut clients off"):
+        tf.inputs["app_port"] = 8081
+        world.emulator.monitor.reset()
+        rc, events = tf.apply()
+        message = errors(events)
+        fewest, when = min_serving(world.emulator)
+        if rc == 0:
+            check(fewest >= 3, f"clients were served by at least 3 instances throughout (fewest: {fewest}, after {when})")
+        else:
+            check("app_port cannot change" in message and "name_prefix" in message, f"refused at plan time, saying how to do it safely: {message[:200]}...")
+            check(not world.emulator.monitor.samples, "nothing was changed")
+        tf.inputs["app_port"] = 8080
+        replan_is_empty(tf) if rc != 0 else None
+
+
 def prepare(root: Path, work: Path, url: str, mirror: str) -> Path:
     import shutil
 
-    shutil.copytree(root / "terraform", work / "terraform", ignore=shutil.ignore_patterns(".terraform*", "tests"))
+    module = Path(os.environ.get("CONVERGE_MODULE_DIR") or root / "terraform")
+    shutil.copytree(module, work / "terraform", ignore=shutil.ignore_patterns(".terraform*", "tests"))
     shutil.copytree(root / "test/fixtures/wrapper", work / "test/fixtures/wrapper", ignore=shutil.ignore_patterns(".terraform*", "tests", "*.tfstate*"))
     fixture = work / "test/fixtures/wrapper"
     (fixture / "converge_inputs.tf").write_text(INPUTS)
@@ -405,6 +502,8 @@ def prepare(root: Path, work: Path, url: str, mirror: str) -> Path:
 
 
 def main() -> int:
+    # CONVERGE_MODULE_DIR: another copy of the module, e.g. an older commit's, to see
+    # which steps it fails.
     root = Path(__file__).resolve().parents[2]
     mirror = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="converge-") as tmp:
@@ -417,6 +516,7 @@ def main() -> int:
 
         emulator = moto_gaps.Emulator(REGION)
         url = emulator.start()
+        emulator.url = url
         print(f"  moto {moto_gaps.MOTO_VERSION} on {url}; images: " + ", ".join(f"{a['name']} {a['architecture']} of {a['owner_id']}" for a in [STABLE, *DECOYS]))
         log_dir = Path(os.environ.get("CONVERGE_LOG_DIR") or work / "log")
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -435,6 +535,9 @@ def main() -> int:
             return 1
         finally:
             emulator.stop()
+        if DEFECTS:
+            print(f"\nconverge: {len(DEFECTS)} defect step(s) failed:\n  " + "\n  ".join(DEFECTS), file=sys.stderr)
+            return 1
         print(f"\nconverge: all steps passed in {time.monotonic() - started:.0f} s ({tf.runs} terraform runs)")
     return 0
 
