@@ -163,7 +163,7 @@ run "reapply_v1" {
 
   assert {
     condition = (
-      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      tostring(aws_launch_template.app.latest_version) == run.deploy_v1.launch_template_version
       && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
     )
     error_message = "Applying the same app_version again must not make a new template version or a new group."
@@ -185,7 +185,7 @@ run "scale_out" {
 
   assert {
     condition = (
-      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      tostring(aws_launch_template.app.latest_version) == run.deploy_v1.launch_template_version
       && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
       && aws_autoscaling_group.app.desired_capacity == 4
       && aws_autoscaling_group.app.wait_for_elb_capacity == 4
@@ -278,6 +278,7 @@ run "roll_a_scaled_out_fleet" {
 
   variables {
     app_version = "v2"
+    max_size    = 8
   }
 
   assert {

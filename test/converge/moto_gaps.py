@@ -126,6 +126,19 @@ def _patch(health: FleetHealth) -> None:
 
     instances.InstanceBackend.run_instances = run_instances
 
+    # Gap 6: PutScalingPolicy ignores Enabled and DescribePolicies returns none, which
+    # the provider reads as false: every plan wants to enable the policy again. AWS
+    # returns Enabled, true unless the call disabled the policy (the module never does).
+    from moto.autoscaling import models as autoscaling_models
+
+    original_policy_init = autoscaling_models.FakeScalingPolicy.__init__
+
+    def policy_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_policy_init(self, *args, **kwargs)
+        self.enabled = True
+
+    autoscaling_models.FakeScalingPolicy.__init__ = policy_init
+
     # The health control (not a gap of moto's API, a missing behaviour: no health checks).
     original_health_for = elbv2_models.FakeTargetGroup.health_for
 
