@@ -220,8 +220,8 @@ run "autoscaling_group_rolls_with_the_template" {
   # The outputs describe the group that serves: its version and its launch template
   # version come from the group itself (terraform/README.md, after a failed rollout).
   assert {
-    condition     = output.app_version == "v1" && output.launch_template_version == "7"
-    error_message = "app_version and launch_template_version must be read from the group (v1, 7), got ${output.app_version}, ${output.launch_template_version}."
+    condition     = output.app_version == "3f97376" && output.launch_template_version == "7"
+    error_message = "app_version and launch_template_version must be read from the group (3f97376, 7), got ${output.app_version}, ${output.launch_template_version}."
   }
 
   # The exact version, not $Latest or $Default: the group launches what it was created

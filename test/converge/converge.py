@@ -314,6 +314,11 @@ def step(title: str) -> None:
 
 def replan_is_empty(tf: Terraform) -> None:
     changes = tf.plan()
+    if changes:
+        # What would change, in Terraform's words, for the failure message.
+        _, events = tf._run("plan", "-no-color", *tf._vars())
+        diff = [e["@message"].strip() for e in events if e["@message"].lstrip().startswith(("~", "+", "-", "#"))]
+        changes.append(("diff", " | ".join(diff)[:1500]))
     check(not changes, f"the re-plan is empty{'' if not changes else ': ' + repr(changes)}")
 
 

@@ -127,8 +127,10 @@ def _patch(health: FleetHealth) -> None:
     instances.InstanceBackend.run_instances = run_instances
 
     # Gap 6: PutScalingPolicy ignores Enabled and DescribePolicies returns none, which
-    # the provider reads as false: every plan wants to enable the policy again. AWS
-    # returns Enabled, true unless the call disabled the policy (the module never does).
+    # the provider reads as false; and it returns an empty PredictiveScalingConfiguration
+    # for a target tracking policy, which the provider reads as one block. Either makes
+    # every plan want to update the policy. AWS returns Enabled (true unless the call
+    # disabled the policy, which the module never does) and no predictive configuration.
     from moto.autoscaling import models as autoscaling_models
 
     original_policy_init = autoscaling_models.FakeScalingPolicy.__init__
@@ -136,6 +138,8 @@ def _patch(health: FleetHealth) -> None:
     def policy_init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_policy_init(self, *args, **kwargs)
         self.enabled = True
+        if not self.predictive_scaling_configuration:
+            self.predictive_scaling_configuration = None
 
     autoscaling_models.FakeScalingPolicy.__init__ = policy_init
 
