@@ -142,6 +142,13 @@ resource "aws_autoscaling_policy" "requests_per_target" {
 
   # AWS accepts the resource label only once the target group is attached to the ALB.
   depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+
+  # Without it Terraform deletes the old group's policy first, and a failed rollout
+  # leaves the serving group without scaling (the converge saw DeletePolicy before the
+  # new group). Policy names are per group, so old and new coexist.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_autoscaling_policy" "cpu" {
@@ -157,5 +164,9 @@ resource "aws_autoscaling_policy" "cpu" {
       predefined_metric_type = "ASGAverageCPUUtilization"
     }
     target_value = var.scaling_cpu_utilization
+  }
+
+  lifecycle {
+    create_before_destroy = true
   }
 }

@@ -1,3 +1,12 @@
+locals {
+  # Known only once the group exists and has passed its capacity wait: a new group's ARN
+  # is unknown until then. The outputs that say what serves are built on it, because
+  # Terraform stores an output whose value was known at plan time even when the apply
+  # fails; one known in advance (a version, a name) would then describe the failed
+  # group while the old one serves (test/converge, step 3b, showed both cases).
+  group_applied = aws_autoscaling_group.app.arn != ""
+}
+
 output "app_url" {
   description = "URL of the service: https:// when a certificate is configured, else http://."
   value       = "${local.https_enabled ? "https" : "http"}://${aws_lb.app.dns_name}"
@@ -45,7 +54,7 @@ output "target_group_arn" {
 
 output "autoscaling_group_name" {
   description = "Name of the current Auto Scaling group; it changes with every rollout (attach alarms and policies in this module, or follow the name)."
-  value       = aws_autoscaling_group.app.name
+  value       = local.group_applied ? aws_autoscaling_group.app.name : null
 }
 
 output "autoscaling_group_arn" {
@@ -60,7 +69,7 @@ output "launch_template_id" {
 
 output "launch_template_version" {
   description = "Launch template version the current group launches (read from the group, so that it describes what serves)."
-  value       = one(aws_autoscaling_group.app.launch_template[*].version)
+  value       = local.group_applied ? one(aws_autoscaling_group.app.launch_template[*].version) : null
 }
 
 output "ami_id" {
@@ -70,7 +79,7 @@ output "ami_id" {
 
 output "app_version" {
   description = "The version the current group runs, for tests that compare it with the Server header. Read from the group's AppVersion tag, so that after a failed rollout it still names the version that serves."
-  value       = one([for t in aws_autoscaling_group.app.tag : t.value if t.key == "AppVersion"])
+  value       = local.group_applied ? one([for t in aws_autoscaling_group.app.tag : t.value if t.key == "AppVersion"]) : null
 }
 
 output "alb_security_group_id" {
