@@ -74,6 +74,11 @@ variable "extra_tags" {
   default = {}
 }
 
+# Every output of the module, not only the few the fixture passes on.
+output "service" {
+  value = module.service
+}
+
 """
 
 OVERRIDE = """
@@ -419,7 +424,7 @@ def journey(tf: Terraform, world: World) -> None:
 def fixes(tf: Terraform, world: World, group_name: str) -> None:
     """Section 6: one step per module defect of issue 11."""
     with defect_step("6a. outputs for alarms and scaling from outside"):
-        outputs = tf.outputs()
+        outputs = tf.outputs()["service"]
         (lb,) = world.elbv2.load_balancers.values()
         (tg,) = world.elbv2.target_groups.values()
         listeners = {l.port: l.arn for l in lb.listeners.values()}
