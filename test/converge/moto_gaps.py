@@ -108,6 +108,13 @@ def _patch(health: FleetHealth) -> None:
 
     lt_responses.LaunchTemplates.create_launch_template = create_launch_template
 
+    # Gap 7: a launch template's tags are a snapshot taken at creation, so CreateTags
+    # on it (how the provider changes them) never shows in DescribeLaunchTemplates and
+    # the next plan wants the same tags again. EC2 returns the template's current tags.
+    launch_templates.LaunchTemplate.tags = property(  # type: ignore[assignment]
+        lambda self: self.get_tags(), lambda self, value: None
+    )
+
     # Gap 5: an instance launched from a launch template gets the template's
     # NetworkInterfaces[0].Groups only if the launch names them itself; an Auto Scaling
     # group's launches do not, so its instances land in the VPC's default group. EC2
