@@ -150,6 +150,31 @@ def _patch(health: FleetHealth) -> None:
 
     autoscaling_models.FakeScalingPolicy.__init__ = policy_init
 
+    # Gap 8: scaling policies are keyed by name alone, across groups: a rollout's new
+    # group gets a policy of the same name, which replaces the old group's entry, and
+    # the old group's DeletePolicy then deletes the new one. In AWS a policy name is
+    # unique per group, and DeletePolicy names the group.
+    from moto.autoscaling import responses as autoscaling_responses
+
+    original_put_policy = autoscaling_models.AutoScalingBackend.put_scaling_policy
+
+    def put_scaling_policy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        policy = original_put_policy(self, *args, **kwargs)
+        self.policies.pop(policy.name, None)
+        self.policies[(policy.auto_scaling_group_name, policy.name)] = policy
+        return policy
+
+    autoscaling_models.AutoScalingBackend.put_scaling_policy = put_scaling_policy
+
+    def delete_policy(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        key = (self._get_param("AutoScalingGroupName"), self._get_param("PolicyName"))
+        self.autoscaling_backend.policies.pop(key, None)
+        return EmptyResult()
+
+    autoscaling_responses.AutoScalingResponse.delete_policy = delete_policy
+
     # The health control (not a gap of moto's API, a missing behaviour: no health checks).
     original_health_for = elbv2_models.FakeTargetGroup.health_for
 
