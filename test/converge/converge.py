@@ -395,6 +395,9 @@ def journey(tf: Terraform, world: World) -> None:
     with defect_step("3b. the outputs after the failed rollout describe what serves"):
         check(outputs.get("app_version") == "v2", f"app_version names the version that serves (v2): {outputs.get('app_version')!r}")
         check(outputs.get("autoscaling_group_name") == v2_group, f"autoscaling_group_name names the group that serves ({v2_group})")
+    with defect_step("3c. the group that serves keeps its scaling policy through the failed rollout"):
+        policies = world.groups()[v2_group]["policies"]
+        check(any("requests-per-target" in p for p in policies), f"{v2_group} has its target tracking policy: {policies}")
     tf.inputs.update(app_version="v4", wait_for_capacity_timeout="2m")
     roll(tf, world, "v4", 2, replan=False)
 
