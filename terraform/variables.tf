@@ -240,7 +240,7 @@ variable "min_size" {
 }
 
 variable "max_size" {
-  description = "Maximum number of instances of one fleet. A rollout runs two fleets side by side, so the account needs room for twice the desired capacity."
+  description = "Maximum number of instances of one fleet; scaling policies stay below it. A rollout runs two fleets side by side, so the account needs room for twice the running size."
   type        = number
   default     = 4
 
