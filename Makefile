@@ -10,7 +10,7 @@ endif
 ARCH ?= amd64
 IMAGE ?= micro-service-as-code:local$(if $(filter arm64 aarch64,$(ARCH)),-arm64)
 
-.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-arm64 test-rehearsal bench bench-smoke image
+.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-arm64 test-rehearsal test-converge bench bench-smoke image
 
 run:
 	cargo run --release
@@ -19,7 +19,7 @@ build:
 	cargo build --release --locked
 
 # Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-stress test-image test-arm64 test-infra test-rehearsal bench-smoke test-kubernetes
+test: test-rust test-stress test-image test-arm64 test-infra test-rehearsal bench-smoke test-kubernetes test-converge
 
 test-rust:
 	cargo fmt --all -- --check
@@ -48,6 +48,9 @@ test-arm64:
 
 test-rehearsal:
 	bash test/rehearsal/run.sh
+
+test-converge:
+	bash test/converge/run.sh
 
 bench:
 	bash bench/run.sh

@@ -18,17 +18,21 @@ locals {
     unit_stop_timeout   = local.stop_timeout + 10
     idle_timeout        = var.lb_idle_timeout + 15
   }
+
+  user_data = base64encode(templatefile("${path.module}/templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
 }
 
-# What an instance is. Every change here (a new app_version changes the user data, a
-# new Flatcar release changes the AMI) makes a new version of this template, and a new
-# version replaces the Auto Scaling group (autoscaling.tf), which is the rollout.
+# What an instance is. Every change here makes a new version of this template. A change
+# of what runs on an instance (a new app_version changes the user data, a new Flatcar
+# release the AMI) also changes local.fleet_identity, which replaces the Auto Scaling
+# group (autoscaling.tf): that is the rollout. A change of tags only makes a new
+# version, which the group takes in place for the instances it launches later.
 resource "aws_launch_template" "app" {
   name_prefix            = "${var.name_prefix}-"
   description            = "${var.name_prefix}: ${var.image}:${var.app_version} on ${data.aws_ami.flatcar.name}"
   image_id               = data.aws_ami.flatcar.id
   instance_type          = local.instance_type
-  user_data              = base64encode(templatefile("${path.module}/templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
+  user_data              = local.user_data
   update_default_version = true
 
   # IMDSv2 only, and a hop limit of 1 so that containers (one hop further, behind the

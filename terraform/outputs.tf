@@ -1,3 +1,12 @@
+locals {
+  # Known only once the group exists and has passed its capacity wait: a new group's ARN
+  # is unknown until then. The outputs that say what serves are built on it, because
+  # Terraform stores an output whose value was known at plan time even when the apply
+  # fails; one known in advance (a version, a name) would then describe the failed
+  # group while the old one serves (test/converge, step 3b, showed both cases).
+  group_applied = aws_autoscaling_group.app.arn != ""
+}
+
 output "app_url" {
   description = "URL of the service: https:// when a certificate is configured, else http://."
   value       = "${local.https_enabled ? "https" : "http"}://${aws_lb.app.dns_name}"
@@ -18,14 +27,39 @@ output "alb_arn" {
   value       = aws_lb.app.arn
 }
 
+output "alb_arn_suffix" {
+  description = "ARN suffix of the load balancer (app/<name>/<id>), the LoadBalancer dimension of its CloudWatch metrics."
+  value       = aws_lb.app.arn_suffix
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (targetgroup/<name>/<id>), the TargetGroup dimension of its CloudWatch metrics."
+  value       = aws_lb_target_group.app.arn_suffix
+}
+
+output "http_listener_arn" {
+  description = "ARN of the port 80 listener (it redirects to HTTPS when a certificate is configured)."
+  value       = aws_lb_listener.http.arn
+}
+
+output "https_listener_arn" {
+  description = "ARN of the HTTPS listener; null without a certificate."
+  value       = one(aws_lb_listener.https[*].arn)
+}
+
 output "target_group_arn" {
   description = "ARN of the target group the instances register with."
   value       = aws_lb_target_group.app.arn
 }
 
 output "autoscaling_group_name" {
-  description = "Name of the current Auto Scaling group; it changes with every rollout."
-  value       = aws_autoscaling_group.app.name
+  description = "Name of the current Auto Scaling group; it changes with every rollout (attach alarms and policies in this module, or follow the name)."
+  value       = local.group_applied ? aws_autoscaling_group.app.name : null
+}
+
+output "autoscaling_group_arn" {
+  description = "ARN of the current Auto Scaling group; it changes with every rollout."
+  value       = aws_autoscaling_group.app.arn
 }
 
 output "launch_template_id" {
@@ -34,8 +68,8 @@ output "launch_template_id" {
 }
 
 output "launch_template_version" {
-  description = "Launch template version the current fleet runs."
-  value       = aws_launch_template.app.latest_version
+  description = "Launch template version the current group launches (read from the group, so that it describes what serves)."
+  value       = local.group_applied ? one(aws_autoscaling_group.app.launch_template[*].version) : null
 }
 
 output "ami_id" {
@@ -44,8 +78,8 @@ output "ami_id" {
 }
 
 output "app_version" {
-  description = "The version the fleet runs (var.app_version), for tests that compare it with the Server header."
-  value       = var.app_version
+  description = "The version the current group runs, for tests that compare it with the Server header. Read from the group's AppVersion tag, so that after a failed rollout it still names the version that serves."
+  value       = local.group_applied ? one([for t in aws_autoscaling_group.app.tag : t.value if t.key == "AppVersion"]) : null
 }
 
 output "alb_security_group_id" {

@@ -13,17 +13,22 @@ variable "app_version" {
 }
 
 variable "image" {
-  description = "Image repository without a tag, e.g. docker.io/example/micro-service or <account>.dkr.ecr.<region>.amazonaws.com/micro-service (ECR needs iam_instance_profile_arn). The instances run image:app_version."
+  description = "Image repository without a tag, e.g. docker.io/example/micro-service or public.ecr.aws/<alias>/micro-service. It must be pullable without credentials: the instances run a plain docker pull of image:app_version, and Flatcar has no ECR credential helper, so a private ECR repository is refused (use ECR Public, or any registry that allows anonymous pulls from your network)."
   type        = string
 
   validation {
     condition     = can(regex("^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$", var.image)) && !can(regex(":[^/]*$", var.image)) && !strcontains(var.image, "@")
     error_message = "image must be a repository name without a tag or digest (the tag is app_version); a registry host may carry a port, e.g. registry.example.com:5000/micro-service."
   }
+
+  validation {
+    condition     = !can(regex("^[0-9]{12}\\.dkr\\.ecr(-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com", var.image))
+    error_message = "image is in a private ECR registry, which the instances cannot pull from: docker on Flatcar has no ECR credentials (an instance profile alone does not log docker in). Use ECR Public (public.ecr.aws/...) or a registry that allows anonymous pulls."
+  }
 }
 
 variable "app_port" {
-  description = "Port the instances publish the container on; the ALB forwards to it and health-checks it. Inside the container the service listens on 8080."
+  description = "Port the instances publish the container on; the ALB forwards to it and health-checks it. Inside the container the service listens on 8080. Fixed for the life of a deployment: a change is refused at plan time while a fleet runs (it cannot roll without an outage)."
   type        = number
   default     = 8080
 
@@ -126,8 +131,8 @@ variable "instance_egress_cidrs" {
   default     = ["0.0.0.0/0"]
 
   validation {
-    condition     = alltrue([for c in var.instance_egress_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
-    error_message = "instance_egress_cidrs must hold IPv4 CIDR blocks."
+    condition     = length(var.instance_egress_cidrs) >= 1 && alltrue([for c in var.instance_egress_cidrs : can(cidrhost(c, 0)) && !strcontains(c, ":")])
+    error_message = "instance_egress_cidrs must hold at least one IPv4 CIDR block: with none, instances cannot pull the image and the apply fails only when wait_for_capacity_timeout runs out."
   }
 }
 
@@ -200,15 +205,25 @@ variable "ami_owners" {
 }
 
 variable "root_volume_kms_key_id" {
-  description = "KMS key for the encrypted root volume; null uses the account's default EBS key (aws/ebs)."
+  description = "KMS key ARN for the encrypted root volume; null uses the account's default EBS key (aws/ebs)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.root_volume_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$", var.root_volume_kms_key_id))
+    error_message = "root_volume_kms_key_id must be null or a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>); a bare key ID fails only at launch."
+  }
 }
 
 variable "iam_instance_profile_arn" {
-  description = "Instance profile for the instances, e.g. one allowed to pull from ECR. None by default: a public image needs no AWS permissions."
+  description = "Instance profile for the instances, for what they need from AWS APIs (say, SSM). None by default: pulling a public image needs no AWS permissions, and docker does not use the profile's credentials for a pull."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.iam_instance_profile_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/[A-Za-z0-9+=,.@_/-]+$", var.iam_instance_profile_arn))
+    error_message = "iam_instance_profile_arn must be null or an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>), not a role ARN or a name."
+  }
 }
 
 # ---- Fleet size and rollout ---------------------------------------------------------------
@@ -225,7 +240,7 @@ variable "min_size" {
 }
 
 variable "max_size" {
-  description = "Maximum number of instances of one fleet. A rollout runs two fleets side by side, so the account needs room for twice the desired capacity."
+  description = "Maximum number of instances of one fleet; scaling policies stay below it. A rollout runs two fleets side by side, so the account needs room for twice the running size."
   type        = number
   default     = 4
 
@@ -236,7 +251,7 @@ variable "max_size" {
 }
 
 variable "desired_capacity" {
-  description = "Number of instances. `terraform apply` waits until this many instances of a new fleet are healthy behind the ALB."
+  description = "Number of instances at least: each apply restores it as the floor, and a rollout starts the new group at the running group's size if scaling grew it. `terraform apply` waits until that many instances of a new fleet are healthy behind the ALB."
   type        = number
   default     = 2
 
@@ -283,9 +298,14 @@ variable "health_check_path" {
 }
 
 variable "health_check_matcher" {
-  description = "HTTP status codes of a passing health check."
+  description = "HTTP status codes of a passing health check: codes from 200 to 499, comma-separated, or a range such as 200-299."
   type        = string
   default     = "200"
+
+  validation {
+    condition     = can(regex("^[2-4][0-9]{2}(-[2-4][0-9]{2})?(,[2-4][0-9]{2}(-[2-4][0-9]{2})?)*$", var.health_check_matcher))
+    error_message = "health_check_matcher must be HTTP codes from 200 to 499, comma-separated or as a range, e.g. 200 or 200,204 or 200-299."
+  }
 }
 
 variable "health_check_interval" {
@@ -377,9 +397,14 @@ variable "certificate_arn" {
 }
 
 variable "ssl_policy" {
-  description = "TLS policy of the HTTPS listener."
+  description = "TLS policy of the HTTPS listener (an ELBSecurityPolicy-* name)."
   type        = string
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = can(regex("^ELBSecurityPolicy-[A-Za-z0-9-]+$", var.ssl_policy))
+    error_message = "ssl_policy must be an ELB security policy name, e.g. ELBSecurityPolicy-TLS13-1-2-2021-06."
+  }
 }
 
 variable "enable_deletion_protection" {
@@ -389,13 +414,42 @@ variable "enable_deletion_protection" {
 }
 
 variable "access_logs_bucket" {
-  description = "S3 bucket for ALB access logs (its policy must let the regional ELB account write); null disables access logs."
+  description = "S3 bucket name for ALB access logs (its policy must let the regional ELB account write); null disables access logs."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.access_logs_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.access_logs_bucket))
+    error_message = "access_logs_bucket must be null or an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens), not an ARN or an s3:// URL."
+  }
 }
 
 variable "tags" {
   description = "Tags for every resource. Provider default_tags apply too, and are also copied onto the instances and volumes the Auto Scaling group launches, which default_tags do not reach."
   type        = map(string)
   default     = {}
+}
+
+# ---- Scaling -------------------------------------------------------------------------------
+
+variable "scaling_requests_per_target" {
+  description = "Target tracking on ALB requests per instance (per minute, the ALBRequestCountPerTarget metric): the group scales between min_size and max_size to keep this. Every rollout starts the new group at the running group's size."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.scaling_requests_per_target >= 1
+    error_message = "scaling_requests_per_target must be at least 1 request per minute per instance."
+  }
+}
+
+variable "scaling_cpu_utilization" {
+  description = "Also track average CPU utilization of the group at this percentage (1-100); null leaves CPU out."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.scaling_cpu_utilization == null ? true : var.scaling_cpu_utilization >= 1 && var.scaling_cpu_utilization <= 100
+    error_message = "scaling_cpu_utilization must be null or a percentage from 1 to 100."
+  }
 }

@@ -210,10 +210,18 @@ run "launch_template_options" {
 # tests/rollout.tftest.hcl shows, with the real provider's plan, that a new app_version
 # makes a new version and so replaces the group.
 run "autoscaling_group_rolls_with_the_template" {
-  # Only a new name replaces a group, so the name must carry the template's version.
+  # Only a new name replaces a group, so the name must carry what makes an instance:
+  # the template's name and a digest of AMI, user data and the rest (autoscaling.tf).
   assert {
-    condition     = aws_autoscaling_group.app.name == "micro-service-20260101000000000000000001-v7"
-    error_message = "The group's name must be <launch template name>-v<latest_version>, got ${aws_autoscaling_group.app.name}."
+    condition     = can(regex("^micro-service-20260101000000000000000001-[0-9a-f]{12}$", aws_autoscaling_group.app.name))
+    error_message = "The group's name must be <launch template name>-<12 hex digits of the fleet identity>, got ${aws_autoscaling_group.app.name}."
+  }
+
+  # The outputs describe the group that serves: its version and its launch template
+  # version come from the group itself (terraform/README.md, after a failed rollout).
+  assert {
+    condition     = output.app_version == "3f97376" && output.launch_template_version == "7"
+    error_message = "app_version and launch_template_version must be read from the group (3f97376, 7), got ${output.app_version}, ${output.launch_template_version}."
   }
 
   # The exact version, not $Latest or $Default: the group launches what it was created

@@ -55,8 +55,40 @@ override_data {
   values = { supported_architectures = ["i386", "x86_64"] }
 }
 
+# The groups of this deployment that run (autoscaling.tf): from the second run on, the
+# one deploy_v1 created, at its desired_capacity, publishing the default app_port.
+override_data {
+  target = data.aws_autoscaling_groups.running
+  values = { names = ["micro-service-20260101000000000000000001-0123456789ab"] }
+}
+
+override_data {
+  target = data.aws_autoscaling_groups.running_on_app_port
+  values = { names = ["micro-service-20260101000000000000000001-0123456789ab"] }
+}
+
+override_data {
+  target = data.aws_autoscaling_group.running
+  values = { desired_capacity = 2 }
+}
+
 # Version 1 deployed: every resource from overrides, as AWS would have created it.
 run "deploy_v1" {
+  # Into an empty account.
+  override_data {
+    target = data.aws_autoscaling_groups.running
+    values = { names = [] }
+  }
+
+  override_data {
+    target = data.aws_autoscaling_groups.running_on_app_port
+    values = { names = [] }
+  }
+
+  override_resource {
+    target = aws_autoscaling_policy.requests_per_target
+  }
+
   override_resource {
     target = aws_launch_template.app
     values = {
@@ -115,8 +147,8 @@ run "deploy_v1" {
   }
 
   assert {
-    condition     = output.autoscaling_group_name == "micro-service-20260101000000000000000001-v1"
-    error_message = "The deployed group should be named after launch template version 1."
+    condition     = can(regex("^micro-service-20260101000000000000000001-[0-9a-f]{12}$", output.autoscaling_group_name))
+    error_message = "The deployed group should be named after the template and a digest of what its instances are."
   }
 }
 
@@ -131,7 +163,7 @@ run "reapply_v1" {
 
   assert {
     condition = (
-      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      tostring(aws_launch_template.app.latest_version) == run.deploy_v1.launch_template_version
       && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
     )
     error_message = "Applying the same app_version again must not make a new template version or a new group."
@@ -153,7 +185,7 @@ run "scale_out" {
 
   assert {
     condition = (
-      aws_launch_template.app.latest_version == run.deploy_v1.launch_template_version
+      tostring(aws_launch_template.app.latest_version) == run.deploy_v1.launch_template_version
       && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
       && aws_autoscaling_group.app.desired_capacity == 4
       && aws_autoscaling_group.app.wait_for_elb_capacity == 4
@@ -208,4 +240,70 @@ run "new_flatcar_release" {
     condition     = aws_launch_template.app.image_id == "ami-0f1a7c0ffee000002"
     error_message = "The template must follow the newest AMI."
   }
+}
+
+# Issue 11: a tag change makes a new template version (instances launched from now on
+# carry the tag), which the group takes in place: check_terraform_test.py checks that the
+# group is updated, not replaced.
+run "retag" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  variables {
+    tags = { Team = "payments" }
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
+    error_message = "A tag change must not rename (so replace) the group."
+  }
+}
+
+# Issue 11: scaling grew the running group to 5; a rollout must start the new group at
+# 5, and wait for 5, not fall back to desired_capacity.
+run "roll_a_scaled_out_fleet" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  override_data {
+    target = data.aws_autoscaling_group.running
+    values = { desired_capacity = 5 }
+  }
+
+  variables {
+    app_version = "v2"
+    max_size    = 8
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.app.desired_capacity == 5 && aws_autoscaling_group.app.wait_for_elb_capacity == 5
+    error_message = "The new group must start at the running group's size (5) and wait for all of it."
+  }
+}
+
+# Issue 11: a new app_port would cut clients off (autoscaling.tf); refused at plan time
+# while a group runs (running_on_app_port finds none on the new port).
+run "app_port_change_refused" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  override_data {
+    target = data.aws_autoscaling_groups.running_on_app_port
+    values = { names = [] }
+  }
+
+  variables {
+    app_port = 8081
+  }
+
+  expect_failures = [aws_autoscaling_group.app]
 }

@@ -238,3 +238,67 @@ run "instance_type_of_another_architecture" {
 
   expect_failures = [aws_launch_template.app]
 }
+
+# Issue 11: inputs that AWS would refuse only at apply time, or that fail 15 minutes
+# later (no egress: the image pull never succeeds and the capacity wait runs out).
+run "listener_and_logs_inputs" {
+  command = plan
+
+  variables {
+    ssl_policy           = "TLS13-1-2-2021-06"
+    health_check_matcher = "200-600"
+    access_logs_bucket   = "arn:aws:s3:::my-logs"
+  }
+
+  expect_failures = [var.ssl_policy, var.health_check_matcher, var.access_logs_bucket]
+}
+
+run "instance_inputs" {
+  command = plan
+
+  variables {
+    iam_instance_profile_arn = "arn:aws:iam::123456789012:role/ecr-pull"
+    root_volume_kms_key_id   = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    instance_egress_cidrs    = []
+  }
+
+  expect_failures = [var.iam_instance_profile_arn, var.root_volume_kms_key_id, var.instance_egress_cidrs]
+}
+
+# The unit runs a plain docker pull; Flatcar has no ECR credential helper, so a private
+# ECR image would never start (terraform/README.md).
+run "private_ecr_image" {
+  command = plan
+
+  variables {
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "scaling_inputs" {
+  command = plan
+
+  variables {
+    scaling_requests_per_target = 0
+    scaling_cpu_utilization     = 101
+  }
+
+  expect_failures = [var.scaling_requests_per_target, var.scaling_cpu_utilization]
+}
+
+# The valid forms of the same inputs pass.
+run "listener_and_instance_inputs_accepted" {
+  command = plan
+
+  variables {
+    ssl_policy               = "ELBSecurityPolicy-FS-1-2-Res-2020-10"
+    health_check_matcher     = "200,204,300-399"
+    access_logs_bucket       = "my-alb-logs.example"
+    iam_instance_profile_arn = "arn:aws:iam::123456789012:instance-profile/micro-service"
+    root_volume_kms_key_id   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    image                    = "public.ecr.aws/example/micro-service"
+    scaling_cpu_utilization  = 60
+  }
+}

@@ -238,23 +238,34 @@ def rollout_problems(mod: tf.Module) -> list[str]:
         return ["the module must have exactly one aws_launch_template and one aws_autoscaling_group"]
     latest = f"aws_launch_template.{lt_name}.latest_version"
 
+    # The group's name carries a digest of what makes an instance (local.fleet_identity):
+    # a new name, so a new group, for new user data or a new AMI, not for a new tag.
     name = text_of(asg, "name")
-    if latest not in name:
-        problems.append(f"the Auto Scaling group's name ({name}) must contain {latest}: only a new name replaces the group")
+    identity = str(mod.locals.get("fleet_identity", ""))
+    if "local.fleet_identity" not in name:
+        problems.append(f"the Auto Scaling group's name ({name}) must contain local.fleet_identity: only a new name replaces the group")
+    for needed in ("local.user_data", "data.aws_ami."):
+        if needed not in identity:
+            problems.append(f"local.fleet_identity must include {needed}, so that a change of it rolls the fleet")
+    if "tags" in identity:
+        problems.append("local.fleet_identity must not include tags: a tag change needs no new instance")
     lifecycle = tf.unwrap(asg.get("lifecycle", [{}])) or {}
     if tf.unwrap(lifecycle.get("create_before_destroy")) is not True:
         problems.append("the Auto Scaling group needs lifecycle { create_before_destroy = true }")
     template = tf.unwrap(asg.get("launch_template")) or {}
     if latest not in text_of(template, "version"):
         problems.append(f"the Auto Scaling group must launch {latest}, not {text_of(template, 'version')}")
-    if "var.desired_capacity" not in text_of(asg, "wait_for_elb_capacity"):
-        problems.append("wait_for_elb_capacity must be var.desired_capacity, so that apply waits for the new fleet")
+    # The wait must cover the whole group the rollout starts (at the running group's size).
+    if asg.get("wait_for_elb_capacity") is None or text_of(asg, "wait_for_elb_capacity") != text_of(asg, "desired_capacity"):
+        problems.append("wait_for_elb_capacity must be the group's desired_capacity, so that apply waits for the whole new fleet")
     if text_of(asg, "health_check_type") != "ELB":
         problems.append("health_check_type must be ELB, so that instances the ALB finds unhealthy are replaced")
     if "aws_lb_target_group." not in text_of(asg, "target_group_arns"):
         problems.append("the Auto Scaling group must register its instances with the target group")
 
     user_data = text_of(lt, "user_data")
+    if user_data == "${local.user_data}":
+        user_data = str(mod.locals.get("user_data", ""))
     if "templates/cloud-config.yaml.tftpl" not in user_data or f"local.{cloudconfig.VALUES_LOCAL}" not in user_data:
         problems.append(f"user_data must be templatefile(.../templates/cloud-config.yaml.tftpl, local.{cloudconfig.VALUES_LOCAL})")
     values = mod.locals.get(cloudconfig.VALUES_LOCAL)
@@ -454,7 +465,7 @@ def main() -> int:
                  validation_problems(module, PROMISED_VALIDATIONS))
     report.check("app_version and name_prefix validations accept and refuse what they promise",
                  regex_behaviour_problems(module, REGEX_CASES))
-    report.check("rollout: app_version -> user data -> launch template version -> new group, created before destroy",
+    report.check("rollout: app_version -> user data -> fleet identity -> new group, created before destroy; tags apart",
                  rollout_problems(module))
     report.check(f"template variables = local.{cloudconfig.VALUES_LOCAL}, each evaluable by test/lib/cloudconfig.py",
                  template_values_problems(module, cloudconfig.TEMPLATE.read_text()))

@@ -25,12 +25,18 @@ ROLLOUT_FILE = "tests/rollout.tftest.hcl"
 TEMPLATE = "aws_launch_template.app"
 GROUP = "aws_autoscaling_group.app"
 
-# Run of the rollout file -> does it roll the fleet? (runs not listed: no plan expected)
+POLICY = "aws_autoscaling_policy."
+
+# Run of the rollout file -> what its plan does to the fleet (runs not listed: no plan
+# expected): "rolls" replaces the group, "retags" makes a new template version that the
+# group takes in place, "stays" makes neither.
 ROLLOUT_EXPECTATIONS = {
-    "reapply_v1": False,
-    "scale_out": False,
-    "deploy_v2": True,
-    "new_flatcar_release": True,
+    "reapply_v1": "stays",
+    "scale_out": "stays",
+    "deploy_v2": "rolls",
+    "new_flatcar_release": "rolls",
+    "retag": "retags",
+    "roll_a_scaled_out_fleet": "rolls",
 }
 
 
@@ -66,7 +72,7 @@ def read(lines, results: Results) -> None:
             results.summaries.append(msg["test_summary"])
 
 
-def rollout_problems(run: str, changes: list[dict], rolls: bool) -> list[str]:
+def rollout_problems(run: str, changes: list[dict], expected: str) -> list[str]:
     """What is wrong with one plan of the rollout file."""
     by_address = {c["address"]: c["change"] for c in changes}
     if TEMPLATE not in by_address or GROUP not in by_address:
@@ -74,7 +80,7 @@ def rollout_problems(run: str, changes: list[dict], rolls: bool) -> list[str]:
     problems = []
     template, group = by_address[TEMPLATE], by_address[GROUP]
     new_version = bool((template.get("after_unknown") or {}).get("latest_version"))
-    if rolls:
+    if expected == "rolls":
         if template["actions"] != ["update"] or not new_version:
             problems.append(f"{run}: expected a new version of the launch template (an update with latest_version unknown), got {template['actions']}, latest_version unknown: {new_version}")
         if group["actions"] != ["create", "delete"]:
@@ -82,14 +88,19 @@ def rollout_problems(run: str, changes: list[dict], rolls: bool) -> list[str]:
         elif group.get("replace_paths") != [["name"]]:
             problems.append(f"{run}: expected the group to be replaced because of its name, got {group.get('replace_paths')}")
     else:
-        if new_version:
-            problems.append(f"{run}: the launch template gets a new version, which would roll the fleet")
+        if expected == "stays" and new_version:
+            problems.append(f"{run}: the launch template gets a new version")
+        if expected == "retags" and (template["actions"] != ["update"] or not new_version):
+            problems.append(f"{run}: expected a new version of the launch template, got {template['actions']}, latest_version unknown: {new_version}")
+        if expected == "retags" and group["actions"] != ["update"]:
+            problems.append(f"{run}: expected the group to take the new version in place (['update']), got {group['actions']}")
         if "delete" in group["actions"]:
             problems.append(f"{run}: the group is replaced ({group['actions']}), which rolls the fleet")
-    # A rollout replaces the group and nothing else: not the ALB, the target group, the
-    # listeners or the security groups the old fleet is still using.
+    # A rollout replaces the group (and the scaling policies that live on it) and
+    # nothing else: not the ALB, the target group, the listeners or the security groups
+    # the old fleet is still using.
     for address, change in by_address.items():
-        if address != GROUP and "delete" in change["actions"]:
+        if address != GROUP and not address.startswith(POLICY) and "delete" in change["actions"]:
             problems.append(f"{run}: {address} would be {'replaced' if 'create' in change['actions'] else 'destroyed'} ({change['actions']})")
     return problems
 
@@ -112,7 +123,7 @@ def check(results: Results, expect_rollout: bool) -> tuple[list[str], list[str]]
 
     if expect_rollout:
         rollout_runs = results.runs.get(ROLLOUT_FILE, {})
-        for run, rolls in ROLLOUT_EXPECTATIONS.items():
+        for run, expected in ROLLOUT_EXPECTATIONS.items():
             if run not in rollout_runs:
                 failures.append(f"{ROLLOUT_FILE}: run {run} is missing")
                 continue
@@ -120,10 +131,13 @@ def check(results: Results, expect_rollout: bool) -> tuple[list[str], list[str]]
             if changes is None:
                 failures.append(f"{ROLLOUT_FILE}: no plan for run {run} (terraform test -json -verbose)")
                 continue
-            problems = rollout_problems(run, changes, rolls)
+            problems = rollout_problems(run, changes, expected)
             failures += problems
-            what = ("new template version; group replaced, created before destroyed (name); nothing else replaced"
-                    if rolls else "same template version; nothing replaced")
+            what = {
+                "rolls": "new template version; group replaced, created before destroyed (name); nothing else replaced",
+                "retags": "new template version; group updated in place; nothing replaced",
+                "stays": "same template version; nothing replaced",
+            }[expected]
             out.append(f"  {'ok  ' if not problems else 'FAIL'} plan of {run}: {what}")
     return out, failures
 

@@ -128,6 +128,7 @@ class ContractChecker(unittest.TestCase):
         """})
         problems = "\n".join(cmc.rollout_problems(mod))
         self.assertIn("only a new name replaces the group", problems)
+        self.assertIn("local.fleet_identity must include local.user_data", problems)
         self.assertIn("create_before_destroy", problems)
         self.assertIn("wait_for_elb_capacity", problems)
         self.assertIn("health_check_type must be ELB", problems)
@@ -268,7 +269,9 @@ class TerraformTestChecker(unittest.TestCase):
         rolls = [self.change(ctt.TEMPLATE, ["update"], new_version=True),
                  self.change(ctt.GROUP, ["create", "delete"], replace_paths=[["name"]]),
                  self.change("aws_lb.app", ["update"])]
-        return {run: (rolls if r else stays) for run, r in ctt.ROLLOUT_EXPECTATIONS.items()}
+        retags = [self.change(ctt.TEMPLATE, ["update"], new_version=True), self.change(ctt.GROUP, ["update"])]
+        plans = {"rolls": rolls, "stays": stays, "retags": retags}
+        return {run: list(plans[e]) for run, e in ctt.ROLLOUT_EXPECTATIONS.items()}
 
     def test_the_expected_rollout_passes(self):
         _, failures = ctt.check(self.results(self.good_plans()), expect_rollout=True)
@@ -294,6 +297,18 @@ class TerraformTestChecker(unittest.TestCase):
         self.assertIn("new_flatcar_release: expected a new version of the launch template", failures)
         self.assertIn("new_flatcar_release: expected the group to be replaced", failures)
         self.assertIn("deploy_v2: aws_lb.app would be replaced", failures)
+
+    def test_flags_a_retag_that_rolls(self):
+        plans = self.good_plans()
+        plans["retag"] = [self.change(ctt.TEMPLATE, ["update"], new_version=True),
+                          self.change(ctt.GROUP, ["create", "delete"], replace_paths=[["name"]])]
+        failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
+        self.assertIn("retag: expected the group to take the new version in place", failures)
+
+    def test_a_roll_may_replace_the_scaling_policies_only(self):
+        plans = self.good_plans()
+        plans["deploy_v2"].append(self.change("aws_autoscaling_policy.requests_per_target", ["create", "delete"]))
+        self.assertEqual(ctt.check(self.results(plans), expect_rollout=True)[1], [])
 
     def test_flags_missing_plans(self):
         results = self.results(self.good_plans())

@@ -65,3 +65,12 @@ override_resource {
   target = aws_security_group.instance
   values = { id = "sg-0c2d000000000c2d0" }
 }
+
+# An empty account: no group of this deployment runs yet (autoscaling.tf reads them to
+# carry a scaled-out size into a rollout and to refuse an app_port change).
+mock_data "aws_autoscaling_groups" {
+  defaults = {
+    names = []
+    arns  = []
+  }
+}
