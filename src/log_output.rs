@@ -161,7 +161,8 @@ mod tests {
     fn a_stalled_writer_never_blocks_the_callers_and_drops_are_reported() {
         let out = Stalled::default();
         let log = LogOutput::start(out.clone(), 4).unwrap();
-        // The writer takes the first line and blocks in write; 4 more fill the queue.
+        // The writer takes what is queued (4 at most) and blocks writing it; 4 more fill
+        // the queue; the rest are dropped.
         for i in 0..20 {
             log.line(format!("line {i}\n"));
         }
@@ -171,13 +172,15 @@ mod tests {
         let text = out.text();
         assert!(text.starts_with("line 0\n"), "{text}");
         let kept = text.lines().filter(|l| l.starts_with("line ")).count();
-        let notice = text
+        // Drops may be reported in more than one notice (before and after the stall).
+        let dropped: usize = text
             .lines()
-            .find(|l| l.contains("log lines dropped"))
-            .expect("the drop count is reported");
-        let dropped: usize = notice.split(' ').nth(1).unwrap().parse().unwrap();
+            .filter(|l| l.contains("log lines dropped"))
+            .map(|l| l.split(' ').nth(1).unwrap().parse::<usize>().unwrap())
+            .sum();
         assert_eq!(kept + dropped, 20, "{text}");
-        assert!(dropped >= 14, "at most 1 + 4 + 1 lines fit: {text}");
+        // The batch the stalled write holds, and a full queue behind it: 2 x 4 lines.
+        assert!(kept <= 8, "{text}");
     }
 
     #[test]
