@@ -109,7 +109,7 @@ fn set_option(fd: &OwnedFd, level: c_int, name: c_int, value: c_int) -> io::Resu
 
 /// Whether an IPv6 socket accepts IPv6 only (the option this module clears).
 #[cfg(test)]
-pub fn is_v6_only(listener: &TcpListener) -> io::Result<bool> {
+pub fn is_v6_only(listener: &impl AsRawFd) -> io::Result<bool> {
     let mut value: c_int = -1;
     let mut len = size_of::<c_int>() as u32;
     // SAFETY: `value` and `len` are valid for writes for the duration of the call.
@@ -147,6 +147,20 @@ mod tests {
         for ip in ["127.0.0.1", "::1"] {
             let addr = SocketAddr::new(ip.parse().unwrap(), port);
             TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        }
+    }
+
+    #[test]
+    fn set_option_sets_what_is_read_back() {
+        if !host_has_ipv6() {
+            eprintln!("skipped: no IPv6 on this host");
+            return;
+        }
+        // SAFETY: plain syscall; the descriptor is owned by `fd` at once.
+        let fd = unsafe { OwnedFd::from_raw_fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) };
+        for v6_only in [1, 0, 1] {
+            set_option(&fd, IPPROTO_IPV6, IPV6_V6ONLY, v6_only).unwrap();
+            assert_eq!(is_v6_only(&fd).unwrap(), v6_only == 1);
         }
     }
 

@@ -184,6 +184,51 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_all_fit_are_written_in_order_without_a_notice() {
+        let out = Stalled::default();
+        out.release();
+        let log = LogOutput::start(out.clone(), 4).unwrap();
+        for i in 0..3 {
+            log.line(format!("line {i}\n"));
+            assert!(log.flush(Duration::from_secs(10)));
+        }
+        assert_eq!(out.text(), "line 0\nline 1\nline 2\n");
+    }
+
+    /// CPU time, in clock ticks, of this process's thread named `name`.
+    fn thread_ticks(name: &str) -> u64 {
+        let task = std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .find(|t| std::fs::read_to_string(t.join("comm")).unwrap().trim() == name)
+            .expect("the thread exists");
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
+    #[test]
+    fn an_idle_writer_sleeps() {
+        let out = Stalled::default();
+        out.release();
+        let log = LogOutput::start(out, 4).unwrap();
+        log.line("one\n".into());
+        assert!(log.flush(Duration::from_secs(10)));
+        let before = thread_ticks("log-writer");
+        thread::sleep(Duration::from_millis(300));
+        let used = thread_ticks("log-writer") - before;
+        assert!(
+            used <= 3,
+            "the idle writer used {used} ticks in 0.3 s: it spins"
+        );
+    }
+
+    #[test]
     fn a_failing_writer_loses_lines_quietly() {
         struct Closed;
         impl Write for Closed {
