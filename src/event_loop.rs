@@ -144,8 +144,7 @@ impl EventLoop {
             let now = self.clock.now();
             self.resume_accepting(now);
             self.expire(now);
-            self.workers
-                .publish_oldest_quiet(self.index, self.quiet.first().map(|(t, _)| t));
+            self.publish();
             if let Some(deadline) = self.shutdown_deadline {
                 if self.open() == 0 && self.take_handed_over(true) {
                     return Ending::Drained;
@@ -157,6 +156,12 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Tells the other loops when this loop's longest-quiet connection became quiet.
+    fn publish(&self) {
+        self.workers
+            .publish_oldest_quiet(self.index, self.quiet.first().map(|(t, _)| t));
     }
 
     /// The nearest thing that is due: a connection's deadline, the end of an accept
@@ -506,21 +511,26 @@ mod tests {
     use super::*;
     use crate::access_log::AccessLog;
     use crate::routes::{FailureRate, Routes};
+    use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    fn event_loop(listener: TcpListener) -> (EventLoop, Arc<Shared>) {
-        let shared = Arc::new(Shared {
+    fn shared(quiet_before_close: Duration) -> Arc<Shared> {
+        Arc::new(Shared {
             routes: Routes {
                 health_failure_rate: FailureRate::from_billionths(0).unwrap(),
             },
             access_log: AccessLog::new(None),
             idle_timeout: Duration::from_secs(75),
             request_timeout: Duration::from_secs(10),
-            quiet_before_close: Duration::from_secs(1),
+            quiet_before_close,
             accept_defer: Duration::from_secs(1),
             server: "micro-service/test".into(),
             shutting_down: AtomicBool::new(false),
-        });
+        })
+    }
+
+    fn event_loop(listener: TcpListener) -> (EventLoop, Arc<Shared>) {
+        let shared = shared(Duration::from_secs(1));
         let (workers, mut wake_ups) = Workers::new(1, 10).unwrap();
         let event_loop = EventLoop::new(
             0,
@@ -583,5 +593,73 @@ mod tests {
         queued.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
         assert!(answer.contains("Connection: close"), "{answer}");
+    }
+
+    #[test]
+    fn at_the_limit_the_loop_holding_the_quiet_connection_makes_room_for_another_loops_newcomer() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Room for one connection; any quiet connection may be closed to make room.
+        let shared = shared(Duration::ZERO);
+        let (workers, mut wake_ups) = Workers::new(2, 1).unwrap();
+        let workers = Arc::new(workers);
+        let new_loop = |index, woken| {
+            let listener = listener.try_clone().unwrap();
+            let timeout = Duration::from_secs(5);
+            EventLoop::new(
+                index,
+                listener,
+                woken,
+                Arc::clone(&shared),
+                Arc::clone(&workers),
+                timeout,
+            )
+            .unwrap()
+        };
+        let mut holder = new_loop(0, wake_ups.remove(0));
+        let mut other = new_loop(1, wake_ups.remove(0));
+
+        let mut first = TcpStream::connect(addr).unwrap();
+        first
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        first
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        holder.accept();
+        let mut answer = [0u8; 256];
+        assert!(
+            first.read(&mut answer).unwrap() > 0,
+            "the first client is served"
+        );
+        holder.clock.tick();
+        holder.publish();
+
+        let mut newcomer = TcpStream::connect(addr).unwrap();
+        newcomer
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        newcomer
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        other.clock.tick();
+        other.accept();
+        // The newcomer went to the loop holding the quiet connection, which was woken.
+        holder.on_wake();
+        let mut reply = String::new();
+        let mut buf = [0u8; 512];
+        while !reply.ends_with("Pong!") {
+            let n = newcomer.read(&mut buf).unwrap();
+            assert!(n > 0, "the newcomer got no answer: {reply:?}");
+            reply.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
+        assert_eq!(
+            first.read(&mut answer).unwrap(),
+            0,
+            "the quiet one was closed with FIN"
+        );
     }
 }

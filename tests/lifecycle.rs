@@ -222,7 +222,11 @@ fn run_with_fault(fault: &str) -> (std::process::ExitStatus, String) {
 fn a_worker_whose_epoll_wait_fails_stops_the_server_with_exit_1() {
     let (status, stderr) = run_with_fault("epoll_wait");
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.matches("epoll_wait failed").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("worker 1: epoll_wait failed").count(),
+        1,
+        "{stderr}"
+    );
     assert!(stderr.contains("could no longer serve"), "{stderr}");
 }
 

@@ -534,11 +534,13 @@ fn out_of_descriptors_the_server_pauses_reports_once_and_recovers() {
     let served = ping_many(service.addr, 10);
     let stderr = service.stderr_text();
     let pauses = stderr.matches("cannot accept").count();
+    let recoveries = stderr.matches("accepting again after").count();
     println!(
         "stress: out of descriptors: {used} CPU ticks in 1 s; {pauses} report(s) of it; \
          after recovery {served}/10 served"
     );
     assert!(used <= 20, "{used} ticks: accepting spins");
     assert_eq!(pauses, 1, "reported once per episode: {stderr}");
+    assert_eq!(recoveries, 1, "the recovery is reported once: {stderr}");
     assert_eq!(served, 10);
 }
