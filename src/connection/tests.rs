@@ -133,40 +133,30 @@ impl Harness {
         }
     }
 
-    fn ready(&mut self) -> Next {
+    /// Runs one of the connection's entry points with the harness's context.
+    fn call(&mut self, f: impl FnOnce(&mut Connection<Fake>, &mut Context) -> Next) -> Next {
         let mut cx = Context {
             shared: &self.shared,
             clock: &self.clock,
             buffers: &mut self.buffers,
         };
-        self.conn.on_ready(&mut cx)
+        f(&mut self.conn, &mut cx)
+    }
+
+    fn ready(&mut self) -> Next {
+        self.call(|conn, cx| conn.on_ready(cx))
     }
 
     fn timeout(&mut self) -> Next {
-        let mut cx = Context {
-            shared: &self.shared,
-            clock: &self.clock,
-            buffers: &mut self.buffers,
-        };
-        self.conn.on_timeout(&mut cx)
+        self.call(|conn, cx| conn.on_timeout(cx))
     }
 
     fn close_quietly(&mut self) -> Next {
-        let mut cx = Context {
-            shared: &self.shared,
-            clock: &self.clock,
-            buffers: &mut self.buffers,
-        };
-        self.conn.close_quietly(&mut cx)
+        self.call(|conn, cx| conn.close_quietly(cx))
     }
 
     fn refuse(&mut self) -> Next {
-        let mut cx = Context {
-            shared: &self.shared,
-            clock: &self.clock,
-            buffers: &mut self.buffers,
-        };
-        self.conn.refuse(&mut cx, 503, "busy")
+        self.call(|conn, cx| conn.refuse(cx, 503, "busy"))
     }
 
     fn deadline(&self) -> Instant {
