@@ -303,7 +303,7 @@ impl EventLoop {
             return;
         };
         if !counted {
-            if self.lingering == MAX_LINGERING {
+            if self.lingering >= MAX_LINGERING {
                 return;
             }
             self.lingering += 1;
@@ -368,7 +368,7 @@ impl EventLoop {
         if entry.counted && entry.conn.is_lingering() {
             entry.counted = false;
             self.workers.capacity.release();
-            if self.lingering == MAX_LINGERING {
+            if self.lingering >= MAX_LINGERING {
                 return self.remove(index);
             }
             self.lingering += 1;

@@ -257,3 +257,26 @@ fn at_the_limit_a_quiet_connection_on_any_worker_makes_room() {
         "every old quiet connection made room, with a FIN"
     );
 }
+
+#[test]
+fn many_error_closes_in_a_row_all_end_with_fin() {
+    // Each bad request is answered, then the connection lingers to drain what the client
+    // sent after it: the count of lingering connections must come back down each time, or
+    // its bound would start closing with resets.
+    let service = Service::start(&[("WORKERS", "1")]);
+    let garbage = vec![b'x'; 8 * 1024];
+    for i in 0..1500 {
+        let mut client = Client::new(service.connect());
+        client.send(b"BAD\r\n\r\n");
+        client.send(&garbage);
+        let reply = client
+            .try_reply()
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(reply.status, 400);
+        let _ = client.stream().shutdown(std::net::Shutdown::Write);
+        assert!(
+            client.is_closed_by_server(),
+            "connection {i}: a reset, not a FIN"
+        );
+    }
+}

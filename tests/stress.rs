@@ -544,3 +544,35 @@ fn out_of_descriptors_the_server_pauses_reports_once_and_recovers() {
     assert_eq!(recoveries, 1, "the recovery is reported once: {stderr}");
     assert_eq!(served, 10);
 }
+
+#[test]
+#[ignore = "the stress suite: make test-stress runs it on the release musl build"]
+fn a_client_that_reads_late_gets_every_answer_and_costs_no_cpu_meanwhile() {
+    // Far more answers than the sockets' buffers hold: the server blocks writing and must
+    // sleep until the client reads (waiting for "writable", not spinning on the input
+    // still queued), then go on where it stopped.
+    const REQUESTS: usize = 100_000;
+    let service = Service::start(&[("WORKERS", "1")]);
+    let pid = service.pid();
+    let mut client = Client::new(service.connect());
+    let sender = {
+        let mut stream = client.stream().try_clone().unwrap();
+        thread::spawn(move || {
+            let _ = stream.write_all(&GET_PING.repeat(REQUESTS));
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    let ticks = cpu_ticks(pid);
+    thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - ticks;
+    let answered = (0..REQUESTS)
+        .take_while(|_| client.try_reply().is_ok_and(|r| r.status == 200))
+        .count();
+    sender.join().unwrap();
+    println!(
+        "stress: a client that reads 1 s late: server CPU meanwhile {used} ticks (1/100 s); \
+         {answered}/{REQUESTS} answers"
+    );
+    assert!(used <= 20, "{used} ticks while blocked: the loop spins");
+    assert_eq!(answered, REQUESTS);
+}
