@@ -252,13 +252,28 @@ fn a_port_taken_on_ipv6_is_an_error_not_an_ipv4_only_server() {
         return;
     };
     let port = taken.local_addr().unwrap().port().to_string();
-    let output = common::service_command()
+    let mut child = common::service_command()
         .env_clear()
         .envs([("PORT", port.as_str()), ("ACCESS_LOG", "off")])
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > IO_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the service started (on IPv4 alone?) instead of refusing the taken port");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cannot listen on port"), "{stderr}");
 }
