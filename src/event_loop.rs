@@ -302,11 +302,8 @@ impl EventLoop {
             }
             return;
         };
-        if !counted {
-            if self.lingering >= MAX_LINGERING {
-                return;
-            }
-            self.lingering += 1;
+        if !counted && !self.take_lingering_place() {
+            return;
         }
         let index = self.free.pop().unwrap_or_else(|| {
             self.conns.push(None);
@@ -365,14 +362,18 @@ impl EventLoop {
             }
             entry.interest = interest;
         }
-        if entry.counted && entry.conn.is_lingering() {
-            entry.counted = false;
-            self.workers.capacity.release();
-            if self.lingering >= MAX_LINGERING {
+        let starts_lingering = entry.counted && entry.conn.is_lingering();
+        if starts_lingering {
+            // Still counted if there is no place: `remove` then gives back the right one.
+            if !self.take_lingering_place() {
                 return self.remove(index);
             }
-            self.lingering += 1;
+            self.workers.capacity.release();
         }
+        let Some(entry) = self.conns[index].as_mut() else {
+            return;
+        };
+        entry.counted &= !starts_lingering;
         let deadline = entry.conn.deadline(&self.shared);
         if deadline != entry.deadline {
             self.deadlines.set(index, deadline);
@@ -386,6 +387,15 @@ impl EventLoop {
             }
             entry.quiet_since = quiet_since;
         }
+    }
+
+    /// Takes one of the loop's bounded places for a connection that only closes.
+    fn take_lingering_place(&mut self) -> bool {
+        if self.lingering >= MAX_LINGERING {
+            return false;
+        }
+        self.lingering += 1;
+        true
     }
 
     fn remove(&mut self, index: usize) {
