@@ -226,15 +226,11 @@ impl EventLoop {
                 Some(holder) if holder != self.index => {
                     // Stays counted: the holder closes its quiet connection to take it.
                     if let Err(stream) = self.workers.hand_over(holder, stream) {
-                        self.workers.capacity.release();
-                        self.refuse(stream);
+                        self.refuse_claimed(stream);
                     }
                     return;
                 }
-                _ => {
-                    self.workers.capacity.release();
-                    return self.refuse(stream);
-                }
+                _ => return self.refuse_claimed(stream),
             }
         }
         self.serve(stream, true);
@@ -264,6 +260,12 @@ impl EventLoop {
         let (_, mut cx) = self.context();
         let next = conn.refuse(&mut cx, 503, "too many connections, retry shortly");
         self.insert(conn, next, false);
+    }
+
+    /// Gives back the place a newcomer claimed over the limit, and refuses it.
+    fn refuse_claimed(&mut self, stream: TcpStream) {
+        self.workers.capacity.release();
+        self.refuse(stream);
     }
 
     /// Out of file descriptors (or memory): the listener stays readable, so waiting on it
@@ -471,8 +473,7 @@ impl EventLoop {
                 self.serve(stream, true);
             } else {
                 // The quiet connection we were counted on has spoken since.
-                self.workers.capacity.release();
-                self.refuse(stream);
+                self.refuse_claimed(stream);
             }
         }
         none
