@@ -14,14 +14,8 @@ cd "$(dirname "$0")/../.."
 IMAGE="${INFRA_IMAGE:-micro-service-as-code:local}"
 CONTAINER="infra-check-$$"
 
-step() { printf '\n== %s\n' "$*"; }
-missing_tool() {
-  if [ "${CI:-}" = "true" ]; then
-    echo "FAIL: $1 is required in CI" >&2
-    exit 1
-  fi
-  echo "SKIPPED: $1 is not installed (CI=true makes this a failure)"
-}
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 # Whatever happens, the container this script starts goes away.
 cleanup() { docker rm --force "$CONTAINER" >/dev/null 2>&1 || true; }

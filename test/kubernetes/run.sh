@@ -14,14 +14,8 @@ CONTAINER="kubernetes-check-$$"
 work="$(mktemp -d)"
 rendered="$work/rendered/micro-service.yaml"
 
-step() { printf '\n== %s\n' "$*"; }
-missing_tool() {
-  if [ "${CI:-}" = "true" ]; then
-    echo "FAIL: $1 is required in CI" >&2
-    exit 1
-  fi
-  echo "SKIPPED: $1 is not installed (CI=true makes this a failure)"
-}
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 # Whatever happens, the container and the render go away.
 cleanup() {
