@@ -430,6 +430,9 @@ impl EventLoop {
         };
         let next = entry.conn.close_quietly(&mut cx);
         self.settle(index, next);
+        // At once, not at the end of this turn: other loops hand newcomers to whoever holds
+        // the oldest quiet connection, and must not count on the one just closed.
+        self.publish();
         true
     }
 
