@@ -7,8 +7,9 @@ use crate::connection::Shared;
 use crate::event_loop::{Ending, EventLoop};
 use crate::listen::{self, Stack};
 use crate::log_output::LogOutput;
+use crate::report::report;
 use crate::routes::Routes;
-use crate::socket;
+use crate::sys;
 use crate::workers::{self, Workers};
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -42,7 +43,7 @@ pub fn bind(config: &Config) -> io::Result<(TcpListener, Option<String>)> {
             ),
         },
     };
-    socket::tune_listener(&listener, DEFER_ACCEPT.as_secs() as i32)?;
+    sys::tune_listener(&listener, DEFER_ACCEPT.as_secs() as i32)?;
     Ok((listener, note))
 }
 
@@ -192,10 +193,4 @@ impl Server {
         }
         Ok(outcome)
     }
-}
-
-/// Errors go to stderr directly: rare, and a failed write there must not panic.
-pub fn report(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "micro-service: {message}");
 }

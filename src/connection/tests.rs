@@ -168,7 +168,7 @@ impl Harness {
     }
 }
 
-const WAIT_READ: Next = Next::Wait(Interest::Read);
+const WAIT_READ: Next = Next::WaitToRead;
 
 /// The status lines in `text` (a body may run straight into the next answer).
 fn status_lines(text: &str) -> Vec<&str> {
@@ -291,7 +291,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     let blocked_at = h.clock.now();
     assert_eq!(
         h.conn.quiet_since(&h.shared),
@@ -299,7 +299,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
         "unsent output is not quiet"
     );
     h.clock.advance(Duration::from_secs(3));
-    assert_eq!(h.ready(), Next::Wait(Interest::Write), "still blocked");
+    assert_eq!(h.ready(), Next::WaitToWrite, "still blocked");
     assert_eq!(
         h.deadline(),
         blocked_at + REQUEST,
@@ -561,7 +561,7 @@ fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     h.shut_down();
     h.clock.advance(Duration::from_millis(300));
     h.fake.0.window.set(None);

@@ -2,7 +2,7 @@
 # The arm64 (Graviton) build, tested under emulation (`make test-arm64`): this x86_64 host
 # runs the aarch64 binary with qemu-user-static. It checks, in this order:
 #   1. the unit tests, compiled for aarch64-unknown-linux-musl and run under qemu (the FFI
-#      declarations of epoll.rs, socket.rs and signals.rs meet the arm64 kernel ABI);
+#      declarations in src/sys meet the arm64 kernel ABI, checked against the libc crate);
 #   2. `make image ARCH=arm64` beside `make image`: the arm64 image says linux/arm64, is
 #      under 512 KB, holds one file, and has the amd64 image's user, labels, health check,
 #      stop signal, port and entrypoint;
