@@ -148,6 +148,40 @@ impl Service {
         self.child.id()
     }
 
+    /// How many established TCP connections the service holds: one for each connection
+    /// it has accepted and not yet closed (its sockets, by inode, in /proc/net/tcp*).
+    pub fn established_connections(&self) -> usize {
+        let pid = self.child.id();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return 0;
+        };
+        let sockets: Vec<String> = fds
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter_map(|target| {
+                let target = target.to_string_lossy();
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_string(),
+                )
+            })
+            .collect();
+        ["tcp", "tcp6"]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).ok())
+            .flat_map(|table| {
+                table
+                    .lines()
+                    .skip(1)
+                    .map(|line| line.split_whitespace().map(str::to_string).collect())
+                    .collect::<Vec<Vec<String>>>()
+            })
+            // Field 3 is the state (01: established), field 9 the socket's inode.
+            .filter(|fields| fields.len() > 9 && fields[3] == "01" && sockets.contains(&fields[9]))
+            .count()
+    }
+
     /// What the service wrote to stderr; all of it once the process has exited.
     pub fn stderr_text(&mut self) -> String {
         if self.child.try_wait().is_ok_and(|s| s.is_some()) {
@@ -208,6 +242,19 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, at most IO_TIMEOUT:
+/// the test states what it waits for, not a time a loaded machine may exceed.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < IO_TIMEOUT,
+            "not within {IO_TIMEOUT:?}: {what}"
+        );
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
