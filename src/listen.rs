@@ -1,13 +1,13 @@
-//! Opening the listening socket. For "all interfaces" it is one IPv6 socket that also
-//! takes IPv4 (dual stack), with `IPV6_V6ONLY` cleared explicitly: the host's default
-//! (`net.ipv6.bindv6only`) may be 1, and then a plain bind to `[::]` refuses 127.0.0.1.
-//! std cannot set an option between `socket` and `bind`, hence these C library calls.
-//! Only a host without IPv6 gets an IPv4 socket instead; any other error is an error.
+//! Opening the listening socket, one way whatever the address: the same backlog, and an
+//! IPv6 socket with `IPV6_V6ONLY` cleared explicitly, so that `::` takes IPv4 clients too
+//! even where the host's default (`net.ipv6.bindv6only`) is 1. std's `TcpListener::bind`
+//! can do neither (its backlog is 128), hence `sys::listen_on`. For "all interfaces" it
+//! is one such dual-stack socket; only a host without IPv6 gets an IPv4 socket instead.
 
 use crate::sys::{self, errno::*};
 use std::ffi::c_int;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 
 /// Connections the kernel queues for accept; it caps this at `net.core.somaxconn`.
 const BACKLOG: c_int = 4096;
@@ -20,21 +20,22 @@ pub enum Stack {
     Ipv4Only(String),
 }
 
+/// Listens on `ip`.
+pub fn on(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
+    sys::listen_on(SocketAddr::new(ip, port), BACKLOG)
+}
+
 /// Listens on every interface of both families on `port`, or of IPv4 where the host has
 /// no IPv6.
 pub fn all_interfaces(port: u16) -> io::Result<(TcpListener, Stack)> {
-    match dual_stack(port) {
+    match on(Ipv6Addr::UNSPECIFIED.into(), port) {
         Ok(listener) => Ok((listener, Stack::Dual)),
         Err(e) if matches!(e.raw_os_error(), Some(EAFNOSUPPORT | EADDRNOTAVAIL)) => {
-            let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
+            let listener = on(Ipv4Addr::UNSPECIFIED.into(), port)?;
             Ok((listener, Stack::Ipv4Only(e.to_string())))
         }
         Err(e) => Err(e),
     }
-}
-
-fn dual_stack(port: u16) -> io::Result<TcpListener> {
-    sys::listen_on(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), BACKLOG)
 }
 
 #[cfg(test)]
@@ -59,6 +60,31 @@ mod tests {
         for ip in ["127.0.0.1", "::1"] {
             let addr = SocketAddr::new(ip.parse().unwrap(), port);
             TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+        }
+    }
+
+    #[test]
+    fn every_listener_is_close_on_exec() {
+        use std::os::fd::AsRawFd;
+        let ips: &[IpAddr] = if host_has_ipv6() {
+            &[
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ]
+        } else {
+            &[IpAddr::V4(Ipv4Addr::LOCALHOST)]
+        };
+        for &ip in ips {
+            let listener = on(ip, 0).unwrap();
+            let info =
+                std::fs::read_to_string(format!("/proc/self/fdinfo/{}", listener.as_raw_fd()))
+                    .unwrap();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                .unwrap();
+            assert_ne!(flags & 0o2_000_000, 0, "{ip}: O_CLOEXEC in {flags:o}");
         }
     }
 

@@ -34,7 +34,7 @@ pub fn version() -> &'static str {
 /// the second value explains.
 pub fn bind(config: &Config) -> io::Result<(TcpListener, Option<String>)> {
     let (listener, note) = match config.bind {
-        Some(ip) => (TcpListener::bind((ip, config.port))?, None),
+        Some(ip) => (listen::on(ip, config.port)?, None),
         None => match listen::all_interfaces(config.port)? {
             (listener, Stack::Dual) => (listener, None),
             (listener, Stack::Ipv4Only(why)) => (
