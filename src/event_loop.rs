@@ -7,6 +7,7 @@ use crate::connection::{Buffers, Connection, Context, Next, Shared};
 use crate::faults;
 use crate::report::report;
 use crate::slot_heap::SlotHeap;
+use crate::sys::errno::*;
 use crate::sys::{self, Epoll, Event, Interest};
 use crate::workers::Workers;
 use std::io::{self, Read};
@@ -21,6 +22,9 @@ const WAKER: u64 = u64::MAX - 1;
 /// balancer or a benchmark opening 50 at once) spreads over the loops instead of landing
 /// on whichever woke first; with 64, one loop took them all and the other sat idle.
 const ACCEPTS_PER_TURN: usize = 1;
+/// Transient accept errors retried at once per wake-up at most; then the listener, still
+/// readable, wakes the loop again.
+const ACCEPT_RETRIES: usize = 16;
 /// How long to stop accepting when out of file descriptors, instead of spinning.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Connections taken from the listener's queue at shutdown at most, per loop.
@@ -56,6 +60,27 @@ struct Entry {
     deadline: Instant,
     quiet_since: Option<Instant>,
     place: Place,
+}
+
+/// An accept error that concerns one connection (or a signal), not the listener: the
+/// next accept may well work, so it is retried at once, not paused and reported as
+/// running out of descriptors is.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            EINTR
+                | ECONNABORTED
+                | EPROTO
+                | ENETDOWN
+                | ENOPROTOOPT
+                | EHOSTDOWN
+                | ENONET
+                | EHOSTUNREACH
+                | EOPNOTSUPP
+                | ENETUNREACH
+        )
+    )
 }
 
 /// The readiness that ends a connection's wait; `None` when it waits for nothing.
@@ -143,11 +168,7 @@ impl EventLoop {
             };
             let n = match waited {
                 Ok(n) => n,
-                Err(e) => {
-                    report(&format!("worker {}: epoll_wait failed: {e}", self.index));
-                    self.close_all();
-                    return Ending::Failed;
-                }
+                Err(e) => return self.fail(&format!("epoll_wait failed: {e}")),
             };
             // One reading of the clocks serves every event of this wake-up.
             self.clock.tick();
@@ -210,16 +231,27 @@ impl EventLoop {
     }
 
     fn accept(&mut self) {
-        for _ in 0..ACCEPTS_PER_TURN {
+        let (mut taken, mut retries) = (0, 0);
+        while taken < ACCEPTS_PER_TURN {
             let Some(listener) = &self.listener else {
                 return;
             };
-            let stream = match sys::accept_nonblocking(listener) {
+            let accepted = if faults::injected_once("accept_eproto") {
+                Err(io::Error::from_raw_os_error(EPROTO))
+            } else {
+                sys::accept_nonblocking(listener)
+            };
+            let stream = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) if is_transient(&e) && retries < ACCEPT_RETRIES => {
+                    retries += 1;
+                    continue;
+                }
+                Err(e) if is_transient(&e) => return,
                 Err(e) => return self.pause_accepting(&e),
             };
+            taken += 1;
             if self.accept_failures > 0 {
                 report(&format!(
                     "worker {}: accepting again after {} refused accepts",
@@ -525,7 +557,7 @@ impl EventLoop {
             for _ in 0..MAX_ACCEPTED_AT_SHUTDOWN {
                 match sys::accept_nonblocking(&listener) {
                     Ok(stream) => self.admit(stream),
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                    Err(e) if is_transient(&e) => {}
                     Err(_) => break,
                 }
             }
@@ -537,6 +569,20 @@ impl EventLoop {
                 self.settle(index, waits);
             }
         }
+    }
+
+    /// The loop cannot go on: reports why and closes its connections. Other loops must
+    /// not count on it from now on: its inbox closes (what waits there is closed and
+    /// given back) and it publishes that it holds no quiet connection.
+    fn fail(&mut self, why: &str) -> Ending {
+        report(&format!("worker {}: {why}", self.index));
+        for stream in self.workers.close_inbox(self.index) {
+            drop(stream);
+            self.workers.capacity.release();
+        }
+        self.close_all();
+        self.publish();
+        Ending::Failed
     }
 
     fn close_all(&mut self) {
@@ -582,6 +628,78 @@ mod tests {
         )
         .unwrap();
         (event_loop, shared)
+    }
+
+    #[test]
+    fn a_loop_that_failed_takes_no_more_hand_overs_and_holds_no_quiet_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, _) = event_loop(listener);
+        let workers = Arc::clone(&event_loop.workers);
+        // A quiet connection, published, and a newcomer handed over to take its place.
+        let mut quiet = TcpStream::connect(addr).unwrap();
+        quiet
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        event_loop.accept();
+        event_loop.publish();
+        let later = Instant::now() + Duration::from_secs(10);
+        assert_eq!(workers.holder_of_oldest_quiet(later), Some(0));
+        assert!(workers.capacity.claim());
+        assert!(
+            workers
+                .hand_over(0, TcpStream::connect(addr).unwrap())
+                .is_ok()
+        );
+
+        assert_eq!(event_loop.fail("injected"), Ending::Failed);
+        assert_eq!(
+            workers.holder_of_oldest_quiet(later),
+            None,
+            "publishes that it holds no quiet connection"
+        );
+        assert!(
+            workers
+                .hand_over(0, TcpStream::connect(addr).unwrap())
+                .is_err(),
+            "its inbox is closed"
+        );
+        assert_eq!(
+            workers.capacity.open(),
+            0,
+            "what was handed over is given back"
+        );
+    }
+
+    #[test]
+    fn accept_errors_of_one_connection_are_transient_running_out_is_not() {
+        let transient = [
+            EINTR,
+            ECONNABORTED,
+            EPROTO,
+            ENETDOWN,
+            ENOPROTOOPT,
+            EHOSTDOWN,
+            ENONET,
+            EHOSTUNREACH,
+            EOPNOTSUPP,
+            ENETUNREACH,
+        ];
+        for errno in transient {
+            assert!(
+                is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or memory.
+        for errno in [24, 23, 105, 12] {
+            assert!(
+                !is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        assert!(!is_transient(&io::Error::other("no errno")));
     }
 
     #[test]

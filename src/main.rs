@@ -102,7 +102,7 @@ fn serve(config: Config) -> ExitCode {
         server::version()
     ));
     let (stopper, on_error) = (server.stopper(), server.stopper());
-    let signal_log = Arc::clone(&log);
+    let (signal_log, again_log) = (Arc::clone(&log), Arc::clone(&log));
     let watching = signals::on_termination(
         move |signal| {
             signal_log.line(format!(
@@ -110,6 +110,14 @@ fn serve(config: Config) -> ExitCode {
                 signal.name()
             ));
             stopper.stop();
+        },
+        move |signal| {
+            again_log.line(format!(
+                "received {} again: stopping at once, without finishing requests in flight\n",
+                signal.name()
+            ));
+            again_log.flush(FINAL_FLUSH);
+            std::process::exit(1);
         },
         move |e| {
             report(&format!("cannot wait for SIGTERM: {e}; stopping"));
@@ -134,7 +142,7 @@ fn serve(config: Config) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            report(&format!("cannot start the workers: {e}"));
+            report(&e.to_string());
             ExitCode::FAILURE
         }
     };

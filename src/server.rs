@@ -5,6 +5,7 @@ use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::connection::Shared;
 use crate::event_loop::{Ending, EventLoop};
+use crate::faults;
 use crate::listen::{self, Stack};
 use crate::log_output::LogOutput;
 use crate::report::report;
@@ -141,32 +142,27 @@ impl Server {
     pub fn run(self) -> io::Result<Outcome> {
         let mut handles = Vec::with_capacity(self.config.workers);
         for (index, woken) in self.wake_ups.into_iter().enumerate() {
-            let event_loop = EventLoop::new(
+            let started = start_worker(
                 index,
-                self.listener.try_clone()?,
+                &self.listener,
                 woken,
-                Arc::clone(&self.stopper.shared),
-                Arc::clone(&self.stopper.workers),
+                &self.stopper,
                 self.config.shutdown_timeout,
-            )?;
-            let guard = FailOnPanic(self.stopper.clone());
-            let spawned = thread::Builder::new()
-                .name(format!("worker-{index}"))
-                .stack_size(WORKER_STACK_SIZE)
-                .spawn(move || {
-                    let ending = event_loop.run();
-                    if ending == Ending::Failed {
-                        guard.0.fail();
-                    }
-                    ending
-                });
-            match spawned {
+            );
+            match started {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
                     // Those already started must not serve on: stop them, then report.
                     self.stopper.fail();
+                    let started = handles.len();
                     handles.into_iter().for_each(|h| drop(h.join()));
-                    return Err(e);
+                    let plural = if started == 1 { "" } else { "s" };
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot start worker {index}: {e}; stopped the {started} worker{plural} already started"
+                        ),
+                    ));
                 }
             }
         }
@@ -193,4 +189,36 @@ impl Server {
         }
         Ok(outcome)
     }
+}
+
+/// Starts worker `index`'s event loop on a thread of its own.
+fn start_worker(
+    index: usize,
+    listener: &TcpListener,
+    woken: UnixStream,
+    stopper: &Stopper,
+    shutdown_timeout: Duration,
+) -> io::Result<thread::JoinHandle<Ending>> {
+    if index == 1 && faults::injected("worker_start") {
+        return Err(io::Error::other("injected fault"));
+    }
+    let event_loop = EventLoop::new(
+        index,
+        listener.try_clone()?,
+        woken,
+        Arc::clone(&stopper.shared),
+        Arc::clone(&stopper.workers),
+        shutdown_timeout,
+    )?;
+    let guard = FailOnPanic(stopper.clone());
+    thread::Builder::new()
+        .name(format!("worker-{index}"))
+        .stack_size(WORKER_STACK_SIZE)
+        .spawn(move || {
+            let ending = event_loop.run();
+            if ending == Ending::Failed {
+                guard.0.fail();
+            }
+            ending
+        })
 }

@@ -8,108 +8,53 @@ use super::socket::{self, SockaddrIn, SockaddrIn6};
 use super::{CLOEXEC, errno};
 use std::mem::{align_of, offset_of, size_of};
 
+/// (name, ours, libc's) for each pair.
+macro_rules! pairs {
+    ($($ours:expr => $theirs:ident,)*) => {
+        [$((stringify!($theirs), i64::from($ours), i64::from(libc::$theirs))),*]
+    };
+}
+
 #[test]
 fn constants_are_the_c_librarys() {
-    let ours_and_libc: [(&str, i64, i64); 25] = [
-        ("O_CLOEXEC", CLOEXEC.into(), libc::O_CLOEXEC.into()),
-        (
-            "EPOLL_CLOEXEC",
-            epoll::EPOLL_CLOEXEC.into(),
-            libc::EPOLL_CLOEXEC.into(),
-        ),
-        (
-            "EPOLL_CTL_ADD",
-            epoll::EPOLL_CTL_ADD.into(),
-            libc::EPOLL_CTL_ADD.into(),
-        ),
-        (
-            "EPOLL_CTL_DEL",
-            epoll::EPOLL_CTL_DEL.into(),
-            libc::EPOLL_CTL_DEL.into(),
-        ),
-        (
-            "EPOLL_CTL_MOD",
-            epoll::EPOLL_CTL_MOD.into(),
-            libc::EPOLL_CTL_MOD.into(),
-        ),
-        ("EPOLLIN", epoll::EPOLLIN.into(), libc::EPOLLIN.into()),
-        ("EPOLLOUT", epoll::EPOLLOUT.into(), libc::EPOLLOUT.into()),
-        (
-            "EPOLLEXCLUSIVE",
-            epoll::EPOLLEXCLUSIVE.into(),
-            libc::EPOLLEXCLUSIVE.into(),
-        ),
-        ("AF_INET", socket::AF_INET.into(), libc::AF_INET.into()),
-        ("AF_INET6", socket::AF_INET6.into(), libc::AF_INET6.into()),
-        (
-            "SOCK_STREAM",
-            socket::SOCK_STREAM.into(),
-            libc::SOCK_STREAM.into(),
-        ),
-        (
-            "SOCK_NONBLOCK",
-            socket::SOCK_NONBLOCK.into(),
-            libc::SOCK_NONBLOCK.into(),
-        ),
-        (
-            "SOCK_CLOEXEC",
-            socket::SOCK_CLOEXEC.into(),
-            libc::SOCK_CLOEXEC.into(),
-        ),
-        (
-            "SOL_SOCKET",
-            socket::SOL_SOCKET.into(),
-            libc::SOL_SOCKET.into(),
-        ),
-        (
-            "SO_REUSEADDR",
-            socket::SO_REUSEADDR.into(),
-            libc::SO_REUSEADDR.into(),
-        ),
-        (
-            "IPPROTO_TCP",
-            socket::IPPROTO_TCP.into(),
-            libc::IPPROTO_TCP.into(),
-        ),
-        (
-            "TCP_NODELAY",
-            socket::TCP_NODELAY.into(),
-            libc::TCP_NODELAY.into(),
-        ),
-        (
-            "TCP_DEFER_ACCEPT",
-            socket::TCP_DEFER_ACCEPT.into(),
-            libc::TCP_DEFER_ACCEPT.into(),
-        ),
-        (
-            "IPPROTO_IPV6",
-            socket::IPPROTO_IPV6.into(),
-            libc::IPPROTO_IPV6.into(),
-        ),
-        (
-            "IPV6_V6ONLY",
-            socket::IPV6_V6ONLY.into(),
-            libc::IPV6_V6ONLY.into(),
-        ),
-        (
-            "SIG_BLOCK",
-            signals::SIG_BLOCK.into(),
-            libc::SIG_BLOCK.into(),
-        ),
-        ("SIGINT", signals::SIGINT.into(), libc::SIGINT.into()),
-        ("SIGTERM", signals::SIGTERM.into(), libc::SIGTERM.into()),
-        (
-            "EAFNOSUPPORT",
-            errno::EAFNOSUPPORT.into(),
-            libc::EAFNOSUPPORT.into(),
-        ),
-        (
-            "EADDRNOTAVAIL",
-            errno::EADDRNOTAVAIL.into(),
-            libc::EADDRNOTAVAIL.into(),
-        ),
+    let pairs = pairs![
+        CLOEXEC => O_CLOEXEC,
+        epoll::EPOLL_CLOEXEC => EPOLL_CLOEXEC,
+        epoll::EPOLL_CTL_ADD => EPOLL_CTL_ADD,
+        epoll::EPOLL_CTL_DEL => EPOLL_CTL_DEL,
+        epoll::EPOLL_CTL_MOD => EPOLL_CTL_MOD,
+        epoll::EPOLLIN => EPOLLIN,
+        epoll::EPOLLOUT => EPOLLOUT,
+        epoll::EPOLLEXCLUSIVE => EPOLLEXCLUSIVE,
+        socket::AF_INET => AF_INET,
+        socket::AF_INET6 => AF_INET6,
+        socket::SOCK_STREAM => SOCK_STREAM,
+        socket::SOCK_NONBLOCK => SOCK_NONBLOCK,
+        socket::SOCK_CLOEXEC => SOCK_CLOEXEC,
+        socket::SOL_SOCKET => SOL_SOCKET,
+        socket::SO_REUSEADDR => SO_REUSEADDR,
+        socket::IPPROTO_TCP => IPPROTO_TCP,
+        socket::TCP_NODELAY => TCP_NODELAY,
+        socket::TCP_DEFER_ACCEPT => TCP_DEFER_ACCEPT,
+        socket::IPPROTO_IPV6 => IPPROTO_IPV6,
+        socket::IPV6_V6ONLY => IPV6_V6ONLY,
+        signals::SIG_BLOCK => SIG_BLOCK,
+        signals::SIGINT => SIGINT,
+        signals::SIGTERM => SIGTERM,
+        errno::EAFNOSUPPORT => EAFNOSUPPORT,
+        errno::EADDRNOTAVAIL => EADDRNOTAVAIL,
+        errno::EINTR => EINTR,
+        errno::ECONNABORTED => ECONNABORTED,
+        errno::EPROTO => EPROTO,
+        errno::ENETDOWN => ENETDOWN,
+        errno::ENOPROTOOPT => ENOPROTOOPT,
+        errno::EHOSTDOWN => EHOSTDOWN,
+        errno::ENONET => ENONET,
+        errno::EHOSTUNREACH => EHOSTUNREACH,
+        errno::EOPNOTSUPP => EOPNOTSUPP,
+        errno::ENETUNREACH => ENETUNREACH,
     ];
-    let wrong: Vec<_> = ours_and_libc
+    let wrong: Vec<_> = pairs
         .iter()
         .filter(|(_, ours, theirs)| ours != theirs)
         .collect();

@@ -32,6 +32,19 @@ pub mod errno {
     pub const EAFNOSUPPORT: i32 = 97;
     /// The address is not on this host (IPv6 disabled).
     pub const EADDRNOTAVAIL: i32 = 99;
+    /// accept(2): a signal came first, or the connection failed before it was taken.
+    pub const EINTR: i32 = 4;
+    pub const ECONNABORTED: i32 = 103;
+    pub const EPROTO: i32 = 71;
+    /// accept(2) on Linux passes on the new socket's pending network errors; its manual
+    /// says to treat these like EAGAIN and retry.
+    pub const ENETDOWN: i32 = 100;
+    pub const ENOPROTOOPT: i32 = 92;
+    pub const EHOSTDOWN: i32 = 112;
+    pub const ENONET: i32 = 64;
+    pub const EHOSTUNREACH: i32 = 113;
+    pub const EOPNOTSUPP: i32 = 95;
+    pub const ENETUNREACH: i32 = 101;
 }
 
 /// O_CLOEXEC (asm-generic/fcntl.h), which SOCK_CLOEXEC and EPOLL_CLOEXEC equal: a
