@@ -79,6 +79,7 @@ if [ "${minor:-0}" -ge 21 ]; then
   python3 test/kubernetes/check_overlay_example.py
 else
   echo "SKIPPED: kubectl 1.${minor} has a kustomize older than v4, which cannot render the overlay example (the base rendered above)"
+  report_skip "the overlay example (kubectl 1.${minor}'s kustomize is older than v4)"
 fi
 
 step "The examples (examples/kubernetes): a canary beside the base, the Gateway API route, the Ingress"
