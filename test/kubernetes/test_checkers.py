@@ -361,7 +361,7 @@ class Release(unittest.TestCase):
         elsewhere = broken(lambda o: container(o).update({"image": "micro-service:0.1.0"}))
         problems = "\n".join(crel.repository_problems(self.config, elsewhere, crel.README.read_text())[0])
         self.assertIn("names no registry: it resolves to docker.io/library/micro-service", problems)
-        self.assertIn("the base pulls micro-service, CI publishes to docker.io/example/micro-service", problems)
+        self.assertIn("the base pulls micro-service, CI publishes to ghcr.io/micro-service-as-code/micro-service", problems)
         no_repo = self.broken_config(lambda c: c.pop("env"))
         self.assertIn("sets no IMAGE_REPO", "\n".join(crel.repository_problems(no_repo, REAL, "")[0]))
 
