@@ -7,6 +7,8 @@
 # Everything it creates is named image-test-<pid>* and removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 # The size bound README.md states: under 512 KB, counted as `docker images` does (1 kB =
 # 1000 bytes). `docker image inspect` gives the exact size in bytes.
@@ -27,6 +29,7 @@ ok "Dockerfile's default APP_VERSION is Cargo.toml's version ($cargo_version)"
 if ! docker info >/dev/null 2>&1; then
   [ "${CI:-}" = true ] && fail "no Docker daemon answers (docker info), and CI=true: the image tests must run in CI"
   echo "test-image: SKIPPED: no Docker daemon answers (docker info); CI (CI=true) runs these tests"
+  report_part_skipped "no Docker daemon answers"
   exit 0
 fi
 command -v curl >/dev/null || fail "curl is needed (apt-get install curl)"

@@ -32,6 +32,9 @@ EOF
 step "The checkers can fail: synthetic broken inputs (test/infra/test_checkers.py)"
 python3 -m unittest discover -s test/infra -p 'test_*.py'
 
+step "make test's runner: a failing part, the parts after it, the summary (test/lib/test_run_parts.sh)"
+bash test/lib/test_run_parts.sh
+
 step "Module contract: HCL2 parse, references, variables, outputs, fixtures, rollout wiring"
 python3 test/infra/check_module_contract.py
 
