@@ -9,7 +9,7 @@ use crate::buffer_pool::BufferPool;
 use crate::clock::Clock;
 use crate::epoll::Interest;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::parse::{Header, MAX_HEADERS, Status, Version, parse_head};
+use crate::http::parse::{HeadParser, Header, MAX_HEADERS, Status, Version};
 use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
@@ -125,6 +125,8 @@ pub struct Connection<T: Transport> {
     /// Asked of the kernel on the first access-log line, and only then.
     peer: Option<SocketAddr>,
     input: InputBuffer,
+    /// Keeps its place in a head that arrives in parts, so it reads each byte once.
+    head: HeadParser,
     output: Vec<u8>,
     written: usize,
     state: State,
@@ -146,6 +148,7 @@ impl<T: Transport> Connection<T> {
             transport,
             peer: None,
             input: InputBuffer::default(),
+            head: HeadParser::default(),
             output: Vec::new(),
             written: 0,
             state: State::Head,
@@ -358,7 +361,7 @@ impl<T: Transport> Connection<T> {
             return Progress::NeedInput;
         }
         let mut storage = [Header::EMPTY; MAX_HEADERS];
-        let (head, len) = match parse_head(self.input.filled(), &mut storage) {
+        let (head, len) = match self.head.parse(self.input.filled(), &mut storage) {
             Ok(Status::Complete { head, len }) => (head, len),
             Ok(Status::Partial) => return Progress::NeedInput,
             Err(e) => {
