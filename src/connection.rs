@@ -417,6 +417,7 @@ impl<T: Transport> Connection<T> {
         let done = match &mut left {
             BodyLeft::Length(remaining) => {
                 let take = (*remaining).min(self.input.filled().len() as u64);
+                crate::http::examined(take as usize);
                 self.input.consume(take as usize);
                 *remaining -= take;
                 *remaining == 0
