@@ -137,7 +137,8 @@ pub struct Connection<T: Transport> {
     spoken: bool,
     /// Whether the latest turn of work received anything.
     heard: bool,
-    /// Set while a write waits for the client to read.
+    /// Set while a write waits for the client to read: when the last write that made
+    /// progress (or, if none did, the first) was cut short.
     write_blocked_since: Option<Instant>,
     log_request: String,
 }
@@ -506,12 +507,18 @@ impl<T: Transport> Connection<T> {
 
     /// Writes pending output. `None` when all is sent; otherwise what to do next.
     fn flush(&mut self, clock: &Clock) -> Option<Next> {
+        let before = self.written;
         while self.written < self.output.len() {
             match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Some(Next::Close),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_blocked_since.get_or_insert(clock.now());
+                    // The write timeout counts time without progress (as nginx's
+                    // send_timeout): a client that reads slowly but steadily is not cut
+                    // off, one that stops reading is.
+                    if self.written > before || self.write_blocked_since.is_none() {
+                        self.write_blocked_since = Some(clock.now());
+                    }
                     return Some(Next::Wait(Interest::Write));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

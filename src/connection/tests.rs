@@ -832,3 +832,42 @@ fn a_body_trickled_one_byte_per_read_is_read_in_linear_time() {
         assert_eq!(examined, body.len(), "{framing}");
     }
 }
+
+/// The write timeout is time without progress (as nginx's send_timeout): a client that
+/// reads a long answer slowly but steadily gets all of it; one that stops reading is
+/// closed once REQUEST has passed since it last took something.
+#[test]
+fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
+    let mut h = Harness::new();
+    h.fake.0.window.set(Some(0));
+    h.fake.arrive(&GET_PING.repeat(100));
+    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    let started = h.clock.now();
+    // 1,000 bytes every 6 s: the answers take far longer than REQUEST in all.
+    let step = Duration::from_secs(6);
+    while status_lines(&h.fake.sent()).len() < 100 {
+        h.clock.advance(step);
+        assert!(h.deadline() > h.clock.now(), "cut off while reading");
+        h.fake.0.window.set(Some(1000));
+        if h.ready() == WAIT_READ {
+            break;
+        }
+        assert_eq!(
+            h.deadline(),
+            h.clock.now() + REQUEST,
+            "from the last progress"
+        );
+    }
+    assert_eq!(status_lines(&h.fake.sent()).len(), 100);
+    assert!(h.clock.now() - started > 5 * REQUEST);
+    // Then it stops reading in the middle of the next answers.
+    h.fake.0.window.set(Some(100));
+    h.fake.arrive(&GET_PING.repeat(10));
+    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    let last_progress = h.clock.now();
+    h.clock.advance(step);
+    assert_eq!(h.ready(), Next::Wait(Interest::Write), "no progress");
+    assert_eq!(h.deadline(), last_progress + REQUEST);
+    h.clock.advance(REQUEST - step);
+    assert_eq!(h.timeout(), Next::Close);
+}
