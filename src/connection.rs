@@ -9,7 +9,7 @@ use crate::buffer_pool::BufferPool;
 use crate::clock::Clock;
 use crate::epoll::Interest;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::parse::{HeadParser, Header, MAX_HEADERS, Status, Version};
+use crate::http::parse::{HeadParser, Header, MAX_HEADERS, Status, Version, parse_head};
 use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
@@ -261,15 +261,57 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Refuses a new connection with an error answer (to HEAD without a body, so the bytes
-    /// already sent are read first), then closes it gracefully.
+    /// already sent are read first), then closes it gracefully. A liveness probe is
+    /// answered instead: see `answer_liveness_probe`. Bounded like the refusal: one read
+    /// of what has already arrived, no wait.
     pub fn refuse(&mut self, cx: &mut Context, status: u16, reason: &str) -> Next {
         let transport = &self.transport;
         let _ = self
             .input
             .read_with(&mut cx.buffers.input, |room| transport.read(room));
-        let head_only = names_head(self.input.filled());
-        self.fail(cx, status, reason, head_only);
+        if !self.answer_liveness_probe(cx) {
+            let head_only = names_head(self.input.filled());
+            self.fail(cx, status, reason, head_only);
+        }
         self.on_ready(cx)
+    }
+
+    /// Answers `GET /ping` (or `HEAD`) if that is what has arrived, complete and without a
+    /// body, then closes: a busy service is alive, and a refused liveness probe would have
+    /// Kubernetes restart it for being busy. Any other request gets the refusal.
+    fn answer_liveness_probe(&mut self, cx: &mut Context) -> bool {
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let Ok(Status::Complete { head, .. }) = parse_head(self.input.filled(), &mut storage)
+        else {
+            return false;
+        };
+        let method = match interpret(&head) {
+            Ok(request)
+                if request.path == "/ping"
+                    && request.body == BodyFraming::None
+                    && matches!(request.method, Method::Get | Method::Head) =>
+            {
+                request.method
+            }
+            _ => return false,
+        };
+        let shared = cx.shared;
+        if shared.access_log.enabled() {
+            self.log_request.clear();
+            self.log_request.push_str(if method == Method::Head {
+                "HEAD /ping"
+            } else {
+                "GET /ping"
+            });
+        }
+        let response = shared.routes.respond(method, "/ping");
+        let (date, server) = (cx.clock.date(), &shared.server);
+        let head_only = method == Method::Head;
+        let sent = write_closing(self.output_buffer(cx), &response, head_only, date, server);
+        self.log(&shared.access_log, response.status, sent);
+        // Whatever else it sent is dropped while lingering, as after a refusal.
+        self.state = State::Closing { linger: true };
+        true
     }
 
     /// The socket is ready (or may be): do all the work that can be done without waiting.
@@ -495,6 +537,7 @@ impl<T: Transport> Connection<T> {
             status,
             body: body.as_bytes(),
             allow: false,
+            no_store: false,
         };
         let (date, server) = (cx.clock.date(), &cx.shared.server);
         let sent = write_closing(self.output_buffer(cx), &error, head_only, date, server);

@@ -15,6 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const GET_PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+/// What newcomers ask at the connection limit: `/ping` would be answered even with no
+/// room (a busy service is alive), `/` needs a place.
+const GET_ROOT: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 
 #[derive(Default)]
 struct Tally {
@@ -161,7 +164,7 @@ fn eviction_at_the_connection_limit_loses_no_request() {
                     let stream = TcpStream::connect(addr).unwrap();
                     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
                     let mut c = Client::new(stream);
-                    c.send(GET_PING);
+                    c.send(GET_ROOT);
                     match c.try_reply() {
                         Ok(r) if r.status == 200 => &newcomers.answered,
                         Ok(r) if r.status == 503 => &newcomers.refused,
@@ -234,7 +237,7 @@ fn a_flood_of_silent_connections_locks_no_client_out() {
         let stream = TcpStream::connect(service.addr).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut probe = Client::new(stream);
-        probe.send(GET_PING);
+        probe.send(GET_ROOT);
         if probe.try_reply().is_ok_and(|r| r.status == 200) {
             served += 1;
         }

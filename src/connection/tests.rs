@@ -453,7 +453,7 @@ fn close_quietly_sends_fin_and_drops_what_follows() {
 #[test]
 fn a_refused_newcomer_gets_its_answer_then_fin() {
     let mut h = Harness::new();
-    h.fake.arrive(GET_PING);
+    h.fake.arrive(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.refuse(), WAIT_READ);
     let sent = h.fake.sent();
     assert!(
@@ -463,6 +463,56 @@ fn a_refused_newcomer_gets_its_answer_then_fin() {
     assert!(sent.ends_with("Service Unavailable: busy\n"), "{sent}");
     assert!(h.fake.0.fin.get(), "FIN, then lingering: not a reset");
     assert!(h.conn.is_lingering());
+}
+
+/// At the connection limit a liveness probe is still answered, then closed: a busy pod is
+/// alive. Everything else is refused as before.
+#[test]
+fn a_refused_newcomer_asking_for_ping_is_answered_then_closed() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.refuse(), WAIT_READ);
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent}");
+    assert!(sent.contains("\r\nConnection: close\r\n"), "{sent}");
+    assert!(sent.contains("\r\nCache-Control: no-store\r\n"), "{sent}");
+    assert!(sent.ends_with("\r\n\r\nPong!"), "{sent}");
+    assert!(h.fake.0.fin.get(), "FIN, then lingering");
+    assert!(h.conn.is_lingering());
+
+    let mut h = Harness::new();
+    h.fake.arrive(b"HEAD /ping?from=kubelet HTTP/1.0\r\n\r\n");
+    h.refuse();
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent}");
+    assert!(
+        sent.ends_with("Content-Length: 5\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"),
+        "no body: {sent}"
+    );
+}
+
+#[test]
+fn a_refused_newcomer_asking_for_anything_else_gets_503() {
+    for request in [
+        &b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+        b"GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+        b"GET /ping HTTP/1.1\r\n\r\n",        // no Host
+        b"GET /ping HTTP/1.1\r\nHost: t\r\n", // not complete yet
+    ] {
+        let mut h = Harness::new();
+        h.fake.arrive(request);
+        // Whatever else comes is not waited for: the refusal reads once.
+        h.fake.arrive(b"\r\n");
+        h.refuse();
+        let sent = h.fake.sent();
+        assert!(
+            sent.starts_with("HTTP/1.1 503 "),
+            "{}: {sent}",
+            String::from_utf8_lossy(request)
+        );
+    }
 }
 
 /// The answer to HEAD has no body, errors included (RFC 9110 §9.3.2).
