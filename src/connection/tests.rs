@@ -813,31 +813,13 @@ fn lingering_retries_an_interrupted_read_and_ends_on_a_failed_one() {
     );
 }
 
-/// A head of `len` bytes: a request line, a Host field and filler fields of about 1 KiB.
-fn head_of(len: usize) -> Vec<u8> {
-    let mut head = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
-    for n in 0.. {
-        let name = format!("X-{n}: ");
-        // What is left after this field's name and CRLF, and the head's final CRLF.
-        let room = len - head.len() - name.len() - 4;
-        let value = if room < 2000 { room } else { 1000 };
-        head.extend(format!("{name}{}\r\n", "v".repeat(value)).as_bytes());
-        if value == room {
-            break;
-        }
-    }
-    head.extend(b"\r\n");
-    assert_eq!(head.len(), len);
-    head
-}
-
 /// A client that sends its head one byte per packet must not make the parser read the
 /// bytes already received again after each one: that is quadratic work, a cheap way to
 /// keep a core busy (issue 17).
 #[test]
 fn a_head_trickled_one_byte_per_read_is_read_in_linear_time() {
     let mut h = Harness::new();
-    let head = head_of(16 * 1024);
+    let head = crate::http::parse::head_of(16 * 1024);
     crate::http::work::take();
     for &byte in &head {
         h.fake.arrive(&[byte]);

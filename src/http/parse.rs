@@ -467,6 +467,26 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A head of `len` bytes (at least 64): a request line, a Host field, then fields of
+/// about 1 KiB.
+#[cfg(test)]
+pub(crate) fn head_of(len: usize) -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
+    for n in 0.. {
+        let name = format!("X-{n}: ");
+        // What is left after this field's name and CRLF, and the head's final CRLF.
+        let room = len - head.len() - name.len() - 4;
+        let value = if room < 2000 { room } else { 1000 };
+        head.extend(format!("{name}{}\r\n", "v".repeat(value)).as_bytes());
+        if value == room {
+            break;
+        }
+    }
+    head.extend(b"\r\n");
+    assert_eq!(head.len(), len);
+    head
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,24 +807,6 @@ mod tests {
             ParseError::TooManyEmptyLines
         );
         assert_eq!(err(b"\r\r"), ParseError::BareCarriageReturn);
-    }
-
-    /// A head of `len` bytes: a request line, then fields of about 1 KiB.
-    fn head_of(len: usize) -> Vec<u8> {
-        let mut head = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
-        for n in 0.. {
-            let name = format!("X-{n}: ");
-            // What is left after this field's name and CRLF, and the head's final CRLF.
-            let room = len - head.len() - name.len() - 4;
-            let value = if room < 2000 { room } else { 1000 };
-            head.extend(format!("{name}{}\r\n", "v".repeat(value)).as_bytes());
-            if value == room {
-                break;
-            }
-        }
-        head.extend(b"\r\n");
-        assert_eq!(head.len(), len);
-        head
     }
 
     /// Fed one byte at a time, a parser that keeps its place reads each byte once, plus
