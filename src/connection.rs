@@ -558,9 +558,6 @@ impl<T: Transport> Connection<T> {
         };
         let (date, server) = (cx.clock.date(), &cx.shared.server);
         let sent = write_closing(self.output_buffer(cx), &error, head_only, date, server);
-        if self.log_request.is_empty() {
-            self.log_request.push('-');
-        }
         self.log(&cx.shared.access_log, status, sent);
         self.state = State::Closing(Then::Linger);
     }

@@ -688,7 +688,10 @@ fn the_access_log_names_a_request_whose_body_came_in_parts() {
     let out = SharedBuffer::default();
     let log = crate::log_output::LogOutput::start(out.clone(), 16).unwrap();
     let log = std::sync::Arc::new(log);
-    h.shared.access_log = AccessLog::new(Some(std::sync::Arc::clone(&log)));
+    h.shared.access_log = AccessLog::new(Some((
+        std::sync::Arc::clone(&log),
+        crate::access_log::Format::Plain,
+    )));
     h.fake
         .arrive(b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab");
     assert_eq!(h.ready(), WAIT_READ);
