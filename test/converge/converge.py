@@ -93,8 +93,10 @@ provider "aws" {
   # The provider does ask STS for the account ID (skip_requesting_account_id stays
   # false): without it, rules that reference a security group read back with an
   # account prefix and every plan shows a diff.
-  # One retry: an emulator error fails the step now, not after the SDK's back-off.
-  max_retries = 1
+  # A few retries: under load the emulator's server sometimes drops a keep-alive
+  # connection mid-answer ("use of closed network connection"), which one attempt turned
+  # into a failed run. Its 4xx answers are not retried: a refusal still fails at once.
+  max_retries = 4
 
   endpoints {
     autoscaling = "%(url)s"
