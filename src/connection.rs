@@ -8,7 +8,7 @@ use crate::access_log::AccessLog;
 use crate::buffer_pool::BufferPool;
 use crate::clock::Clock;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::parse::{Header, MAX_HEADERS, Status, Version, parse_head};
+use crate::http::parse::{HeadParser, Header, MAX_HEADERS, Status, Version, parse_head};
 use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
@@ -136,6 +136,8 @@ pub struct Connection<T: Transport> {
     /// Asked of the kernel on the first access-log line, and only then.
     peer: Option<SocketAddr>,
     input: InputBuffer,
+    /// Keeps its place in a head that arrives in parts, so it reads each byte once.
+    head: HeadParser,
     output: Vec<u8>,
     written: usize,
     state: State,
@@ -150,7 +152,8 @@ pub struct Connection<T: Transport> {
     spoken: bool,
     /// Whether the latest turn of work received anything.
     heard: bool,
-    /// Set while a write waits for the client to read.
+    /// Set while a write waits for the client to read: when the last write that made
+    /// progress (or, if none did, the first) was cut short.
     write_blocked_since: Option<Instant>,
     log_request: String,
 }
@@ -161,6 +164,7 @@ impl<T: Transport> Connection<T> {
             transport,
             peer: None,
             input: InputBuffer::default(),
+            head: HeadParser::default(),
             output: Vec::new(),
             written: 0,
             state: State::Head,
@@ -274,15 +278,57 @@ impl<T: Transport> Connection<T> {
     }
 
     /// Refuses a new connection with an error answer (to HEAD without a body, so the bytes
-    /// already sent are read first), then closes it gracefully.
+    /// already sent are read first), then closes it gracefully. A liveness probe is
+    /// answered instead: see `answer_liveness_probe`. Bounded like the refusal: one read
+    /// of what has already arrived, no wait.
     pub fn refuse(&mut self, cx: &mut Context, status: u16, reason: &str) -> Next {
         let transport = &self.transport;
         let _ = self
             .input
             .read_with(&mut cx.buffers.input, |room| transport.read(room));
-        let head_only = names_head(self.input.filled());
-        self.fail(cx, status, reason, head_only);
+        if !self.answer_liveness_probe(cx) {
+            let head_only = names_head(self.input.filled());
+            self.fail(cx, status, reason, head_only);
+        }
         self.on_ready(cx)
+    }
+
+    /// Answers `GET /ping` (or `HEAD`) if that is what has arrived, complete and without a
+    /// body, then closes: a busy service is alive, and a refused liveness probe would have
+    /// Kubernetes restart it for being busy. Any other request gets the refusal.
+    fn answer_liveness_probe(&mut self, cx: &mut Context) -> bool {
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let Ok(Status::Complete { head, .. }) = parse_head(self.input.filled(), &mut storage)
+        else {
+            return false;
+        };
+        let method = match interpret(&head) {
+            Ok(request)
+                if request.path == "/ping"
+                    && request.body == BodyFraming::None
+                    && matches!(request.method, Method::Get | Method::Head) =>
+            {
+                request.method
+            }
+            _ => return false,
+        };
+        let shared = cx.shared;
+        if shared.access_log.enabled() {
+            self.log_request.clear();
+            self.log_request.push_str(if method == Method::Head {
+                "HEAD /ping"
+            } else {
+                "GET /ping"
+            });
+        }
+        let response = shared.routes.respond(method, "/ping");
+        let (date, server) = (cx.clock.date(), &shared.server);
+        let head_only = method == Method::Head;
+        let sent = write_closing(self.output_buffer(cx), &response, head_only, date, server);
+        self.log(&shared.access_log, response.status, sent);
+        // Whatever else it sent is dropped while lingering, as after a refusal.
+        self.state = State::Closing(Then::Linger);
+        true
     }
 
     /// The socket is ready (or may be): do all the work that can be done without waiting.
@@ -375,7 +421,7 @@ impl<T: Transport> Connection<T> {
             return Progress::NeedInput;
         }
         let mut storage = [Header::EMPTY; MAX_HEADERS];
-        let (head, len) = match parse_head(self.input.filled(), &mut storage) {
+        let (head, len) = match self.head.parse(self.input.filled(), &mut storage) {
             Ok(Status::Complete { head, len }) => (head, len),
             Ok(Status::Partial) => return Progress::NeedInput,
             Err(e) => {
@@ -431,6 +477,7 @@ impl<T: Transport> Connection<T> {
         let done = match &mut left {
             BodyLeft::Length(remaining) => {
                 let take = (*remaining).min(self.input.filled().len() as u64);
+                crate::http::examined(take as usize);
                 self.input.consume(take as usize);
                 *remaining -= take;
                 *remaining == 0
@@ -507,24 +554,28 @@ impl<T: Transport> Connection<T> {
             status,
             body: body.as_bytes(),
             allow: false,
+            no_store: false,
         };
         let (date, server) = (cx.clock.date(), &cx.shared.server);
         let sent = write_closing(self.output_buffer(cx), &error, head_only, date, server);
-        if self.log_request.is_empty() {
-            self.log_request.push('-');
-        }
         self.log(&cx.shared.access_log, status, sent);
         self.state = State::Closing(Then::Linger);
     }
 
     /// Writes pending output. `None` when all is sent; otherwise what to do next.
     fn flush(&mut self, clock: &Clock) -> Option<Next> {
+        let before = self.written;
         while self.written < self.output.len() {
             match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Some(Next::Close),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_blocked_since.get_or_insert(clock.now());
+                    // The write timeout counts time without progress (as nginx's
+                    // send_timeout): a client that reads slowly but steadily is not cut
+                    // off, one that stops reading is.
+                    if self.written > before || self.write_blocked_since.is_none() {
+                        self.write_blocked_since = Some(clock.now());
+                    }
                     return Some(Next::WaitToWrite);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

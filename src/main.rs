@@ -84,7 +84,7 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     let grace = config.shutdown_timeout;
-    let access_log = config.access_log.then(|| Arc::clone(&log));
+    let access_log = config.access_log.is_some().then(|| Arc::clone(&log));
     let started = server::Server::new(listener, config, access_log)
         .and_then(|server| Ok((server.local_addr()?, server)));
     let (addr, server) = match started {

@@ -109,7 +109,7 @@ impl Server {
             routes: Routes {
                 health_failure_rate: config.health_failure_rate,
             },
-            access_log: AccessLog::new(log),
+            access_log: AccessLog::new(log.zip(config.access_log)),
             idle_timeout: config.idle_timeout,
             request_timeout: config.request_timeout,
             quiet_before_close: workers::quiet_before_close(config.shutdown_timeout),

@@ -192,6 +192,47 @@ fn access_log_has_one_line_per_request() {
     assert!(lines[1].contains("\"GET\" 400 "), "{}", lines[1]);
 }
 
+/// ACCESS_LOG=json: every line a JSON object that a real parser reads, whatever byte the
+/// request's target holds (each byte the parser admits in a target: 0x21-0x7e).
+#[test]
+fn json_access_log_lines_parse_whatever_the_path_holds() {
+    let service = Service::start(&[("ACCESS_LOG", "json")]);
+    let mut client = Client::new(service.connect());
+    let mut expected = Vec::new();
+    for b in 0x21..=0x7eu8 {
+        let target = format!("/{}{}?q=\"", char::from(b), char::from(b));
+        client.send(format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let status = client.reply().status;
+        // No query is logged; a fragment makes the target invalid (400, no path).
+        let path = (b != b'#').then(|| target.split('?').next().unwrap().to_string());
+        expected.push((status, Some("GET"), path));
+        if status == 400 {
+            client = Client::new(service.connect());
+        }
+    }
+    // Not even a method is readable here.
+    assert_eq!(service.exchange(b"\x80 / HTTP/1.1\r\n\r\n").status, 400);
+    expected.push((400, None, None));
+    for (status, method, path) in expected {
+        let line = service.lines.recv_timeout(IO_TIMEOUT).expect("a log line");
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(v["status"], status, "{line}");
+        assert_eq!(v["path"].as_str(), path.as_deref(), "{line}");
+        assert_eq!(v["method"].as_str(), method, "{line}");
+        assert!(
+            v["peer"].as_str().unwrap().starts_with("127.0.0.1:"),
+            "{line}"
+        );
+        assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
+        assert!(
+            v["body_bytes"].is_u64() && v["duration_ms"].is_f64(),
+            "{line}"
+        );
+        assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{line}");
+    }
+}
+
 #[test]
 fn the_unspecified_ipv6_address_serves_both_loopbacks() {
     let service = Service::start(&[("BIND", "::")]);

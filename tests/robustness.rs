@@ -81,7 +81,8 @@ fn idle_and_slowloris_connections_do_not_starve_a_fresh_client() {
 }
 
 #[test]
-fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with_503() {
+fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with_503_but_answers_ping()
+ {
     // SHUTDOWN_TIMEOUT 4 s makes the quiet interval before a close 1 s: long enough for a
     // loaded machine to ask within it.
     let service = Service::start(&[
@@ -98,18 +99,27 @@ fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with
         service.established_connections() == 2
     });
     // Nothing can make room: a quick 503, without waiting for anyone, and a clean close.
-    let mut shed = Client::new(service.connect());
-    shed.send(GET_PING);
-    let reply = shed.reply();
-    assert_eq!(reply.status, 503);
-    assert!(reply.body_text().contains("too many connections"));
-    assert!(shed.is_closed_by_server(), "FIN, not a reset");
+    for path in ["/", "/health"] {
+        let mut shed = Client::new(service.connect());
+        shed.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let reply = shed.reply();
+        assert_eq!(reply.status, 503, "{path}");
+        assert!(reply.body_text().contains("too many connections"));
+        assert!(shed.is_closed_by_server(), "FIN, not a reset");
+    }
+    // Except for the liveness probe: the service is busy, not dead.
+    let mut probe = Client::new(service.connect());
+    probe.send(GET_PING);
+    let reply = probe.reply();
+    assert_eq!((reply.status, reply.body_text().as_str()), (200, "Pong!"));
+    assert!(reply.closes());
+    assert!(probe.is_closed_by_server(), "FIN, not a reset");
     // `first` has just been answered: its next request may be on its way, so it is not
     // closed under it yet.
     first.send(b"Host: t\r\n\r\n");
     assert_eq!(first.reply().body_text(), "Pong!");
     let mut early = Client::new(service.connect());
-    early.send(GET_PING);
+    early.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(
         early.reply().status,
         503,
@@ -117,8 +127,9 @@ fn at_the_connection_limit_closes_a_connection_quiet_long_enough_else_sheds_with
     );
     // Once it has been quiet for the interval, a new client takes its place.
     wait_until("a newcomer takes the place of the quiet connection", || {
+        // Not /ping: that one is answered at the limit whether or not room is made.
         let mut newcomer = Client::new(service.connect());
-        newcomer.send(GET_PING);
+        newcomer.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
         newcomer.reply().status == 200 // 503 until the interval has passed
     });
     assert!(
