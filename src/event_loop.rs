@@ -695,14 +695,14 @@ mod tests {
         assert!(!is_transient(&io::Error::other("no errno")));
     }
 
-    /// A client that has sent a request, as the listener's accept deferral hands it over.
-    fn client_with_request(addr: std::net::SocketAddr) -> TcpStream {
+    /// A client that has sent `GET path`, as the listener's accept deferral hands it over.
+    fn client_with_request(addr: std::net::SocketAddr, path: &str) -> TcpStream {
         let mut client = TcpStream::connect(addr).unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         client
-            .write_all(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
             .unwrap();
         client
     }
@@ -714,7 +714,7 @@ mod tests {
         let (mut event_loop, shared) = event_loop(listener);
         let workers = Arc::clone(&event_loop.workers);
         shared.shutting_down.store(true, Ordering::Release);
-        let mut client = client_with_request(addr);
+        let mut client = client_with_request(addr, "/ping");
         std::thread::sleep(Duration::from_millis(50));
         let handed_over = event_loop.listener.as_ref().unwrap().accept().unwrap().0;
         handed_over.set_nonblocking(true).unwrap();
@@ -734,7 +734,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let (mut event_loop, _) = event_loop(listener);
-        let mut client = client_with_request(addr);
+        // Not /ping, which a busy service answers all the same.
+        let mut client = client_with_request(addr, "/");
         std::thread::sleep(Duration::from_millis(50));
         let stream = sys::accept_nonblocking(event_loop.listener.as_ref().unwrap()).unwrap();
         event_loop.refuse(stream);
