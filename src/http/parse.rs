@@ -689,6 +689,7 @@ mod tests {
             ParseError::InvalidHeaderName
         );
         assert_eq!(err(head(": a").as_bytes()), ParseError::InvalidHeaderName);
+        assert_eq!(err(head("@: a").as_bytes()), ParseError::InvalidHeaderName);
         assert_eq!(
             err(head("Host a").as_bytes()),
             ParseError::InvalidHeaderName
@@ -739,6 +740,22 @@ mod tests {
         // Refused while still incomplete too.
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "v".repeat(MAX_FIELD_SECTION + 1));
         assert_eq!(err(partial.as_bytes()), ParseError::FieldSectionTooLarge);
+        // A line that starts at the bound is refused for the bound, whatever its first
+        // byte; one that starts a byte before it, for what that byte is.
+        let full = |size: usize| {
+            let filler = "v".repeat(size - "X: \r\n".len());
+            format!("GET / HTTP/1.1\r\nX: {filler}\r\n")
+        };
+        for line in [" x", "@", "\n", "X: y\r\n\r\n"] {
+            let head = full(MAX_FIELD_SECTION) + line;
+            assert_eq!(
+                err(head.as_bytes()),
+                ParseError::FieldSectionTooLarge,
+                "{line:?}"
+            );
+        }
+        let head = full(MAX_FIELD_SECTION - 1) + " x";
+        assert_eq!(err(head.as_bytes()), ParseError::ObsoleteLineFolding);
     }
 
     /// The three answers of issue 10 item 12 that depended on segmentation. `parse` checks
