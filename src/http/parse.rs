@@ -197,9 +197,9 @@ const _: () = assert!(MAX_HEAD_LEN < u16::MAX as usize);
 /// Handed the same buffer again, grown by what arrived since, it reads only the new bytes:
 /// the work for a head is linear in its length however TCP splits it. (Reading from the
 /// start after every read costs the square of the length for a head trickled one byte per
-/// packet: a cheap way to keep a core busy.) It reads every byte once, left to right, and
-/// decides every error at the first byte that makes it certain; wanting a byte that has
-/// not arrived yet is the only way to answer `Partial`.
+/// packet: a cheap way to keep a core busy.) It reads left to right, and decides every
+/// error at the first byte that makes it certain; wanting a byte that has not arrived yet
+/// is the only way to answer `Partial`.
 ///
 /// Offsets are 16 bits wide to keep it small: every connection holds one.
 #[derive(Debug, Default)]
