@@ -17,6 +17,8 @@ locals {
     stop_timeout        = local.stop_timeout
     unit_stop_timeout   = local.stop_timeout + 10
     idle_timeout        = var.lb_idle_timeout + 15
+    log_options         = local.docker_log_options
+    access_log          = var.access_log
   }
 
   user_data = base64encode(templatefile("${path.module}/templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
@@ -63,7 +65,7 @@ resource "aws_launch_template" "app" {
   }
 
   dynamic "iam_instance_profile" {
-    for_each = var.iam_instance_profile_arn == null ? [] : [var.iam_instance_profile_arn]
+    for_each = local.instance_profile_set ? [local.instance_profile_arn] : []
     content {
       arn = iam_instance_profile.value
     }

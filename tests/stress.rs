@@ -8,7 +8,7 @@ mod common;
 use common::{Client, IO_TIMEOUT, Service};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdout, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -257,33 +257,9 @@ fn a_flood_of_silent_connections_locks_no_client_out() {
     assert_eq!(served, PROBES);
 }
 
-/// Starts the service with stdout a pipe that is read for the startup line and then
-/// not at all, as with a stuck log shipper.
-fn start_with_stalled_stdout() -> (std::process::Child, SocketAddr, std::process::ChildStdout) {
-    let mut child = common::service_command()
-        .env_clear()
-        .envs([
-            ("PORT", "0"),
-            ("BIND", "127.0.0.1"),
-            ("ACCESS_LOG", "on"),
-            ("WORKERS", "2"),
-            ("HEALTH_FAILURE_RATE", "0"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while byte[0] != b'\n' {
-        stdout.read_exact(&mut byte).unwrap();
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8(line).unwrap();
-    let addr = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
-    (child, addr, stdout)
+/// The service with access logging on and stdout unread, as with a stuck log shipper.
+fn start_with_stalled_stdout() -> (Service, ChildStdout) {
+    Service::start_with_stdout_unread(&[("ACCESS_LOG", "on"), ("WORKERS", "2")])
 }
 
 /// Answers to `n` pings on one connection, in order, until the first that fails.
@@ -300,35 +276,19 @@ fn ping_many(addr: SocketAddr, n: usize) -> usize {
         .count()
 }
 
-fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-fn signal(pid: u32, name: &str) {
-    let ok = Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+/// Sends `signal` and waits for the exit, at most 10 s (a hung service fails the test).
+fn stop(service: &mut Service, signal: &str) -> ExitStatus {
+    service.signal(signal);
+    service.wait_exit(Duration::from_secs(10)).0
 }
 
 #[test]
 #[ignore = "the stress suite: make test-stress runs it on the release musl build"]
 fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
     const REQUESTS: usize = 5000;
-    let (mut child, addr, mut stdout) = start_with_stalled_stdout();
+    let (mut service, mut stdout) = start_with_stalled_stdout();
     let started = Instant::now();
-    let served = ping_many(addr, REQUESTS);
+    let served = ping_many(service.addr, REQUESTS);
     let took = started.elapsed();
     // Let the log writer catch up: the drop count is reported.
     let reader = thread::spawn(move || {
@@ -337,8 +297,7 @@ fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
         text
     });
     thread::sleep(Duration::from_millis(300));
-    signal(child.id(), "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = stop(&mut service, "TERM");
     let text = reader.join().unwrap();
     let logged = text.lines().filter(|l| l.contains("\"GET /ping\"")).count();
     let dropped: usize = text
@@ -356,26 +315,24 @@ fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
         REQUESTS,
         "every line is either logged or counted"
     );
-    assert!(status.is_some_and(|s| s.success()), "exit 0 on SIGTERM");
+    assert!(status.success(), "exit 0 on SIGTERM");
 }
 
 #[test]
 #[ignore = "the stress suite: make test-stress runs it on the release musl build"]
 fn sigterm_works_while_stdout_is_stalled_or_closed() {
-    let (mut child, addr, stdout) = start_with_stalled_stdout();
-    assert_eq!(ping_many(addr, 3000), 3000);
-    signal(child.id(), "TERM");
-    let stalled = wait_exit(&mut child, Duration::from_secs(10));
+    let (mut service, stdout) = start_with_stalled_stdout();
+    assert_eq!(ping_many(service.addr, 3000), 3000);
+    let stalled = stop(&mut service, "TERM");
     drop(stdout);
     // Closed: the reader of the pipe is gone (EPIPE on every write).
-    let (mut child, addr, stdout) = start_with_stalled_stdout();
+    let (mut service, stdout) = start_with_stalled_stdout();
     drop(stdout);
-    assert_eq!(ping_many(addr, 100), 100);
-    signal(child.id(), "TERM");
-    let closed = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(ping_many(service.addr, 100), 100);
+    let closed = stop(&mut service, "TERM");
     println!("stress: SIGTERM with stdout stalled: {stalled:?}; with stdout closed: {closed:?}");
-    assert!(stalled.is_some_and(|s| s.success()), "stalled: {stalled:?}");
-    assert!(closed.is_some_and(|s| s.success()), "closed: {closed:?}");
+    assert!(stalled.success(), "stalled: {stalled:?}");
+    assert!(closed.success(), "closed: {closed:?}");
 }
 
 fn rss_kib(pid: u32) -> u64 {

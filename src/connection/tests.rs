@@ -168,7 +168,7 @@ impl Harness {
     }
 }
 
-const WAIT_READ: Next = Next::Wait(Interest::Read);
+const WAIT_READ: Next = Next::WaitToRead;
 
 /// The status lines in `text` (a body may run straight into the next answer).
 fn status_lines(text: &str) -> Vec<&str> {
@@ -291,7 +291,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     let blocked_at = h.clock.now();
     assert_eq!(
         h.conn.quiet_since(&h.shared),
@@ -299,7 +299,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
         "unsent output is not quiet"
     );
     h.clock.advance(Duration::from_secs(3));
-    assert_eq!(h.ready(), Next::Wait(Interest::Write), "still blocked");
+    assert_eq!(h.ready(), Next::WaitToWrite, "still blocked");
     assert_eq!(
         h.deadline(),
         blocked_at + REQUEST,
@@ -611,7 +611,7 @@ fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     h.shut_down();
     h.clock.advance(Duration::from_millis(300));
     h.fake.0.window.set(None);
@@ -688,7 +688,10 @@ fn the_access_log_names_a_request_whose_body_came_in_parts() {
     let out = SharedBuffer::default();
     let log = crate::log_output::LogOutput::start(out.clone(), 16).unwrap();
     let log = std::sync::Arc::new(log);
-    h.shared.access_log = AccessLog::new(Some(std::sync::Arc::clone(&log)));
+    h.shared.access_log = AccessLog::new(Some((
+        std::sync::Arc::clone(&log),
+        crate::access_log::Format::Plain,
+    )));
     h.fake
         .arrive(b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nab");
     assert_eq!(h.ready(), WAIT_READ);
@@ -873,7 +876,7 @@ fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(0));
     h.fake.arrive(&GET_PING.repeat(100));
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     let started = h.clock.now();
     // 1,000 bytes every 6 s: the answers take far longer than REQUEST in all.
     let step = Duration::from_secs(6);
@@ -895,10 +898,10 @@ fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
     // Then it stops reading in the middle of the next answers.
     h.fake.0.window.set(Some(100));
     h.fake.arrive(&GET_PING.repeat(10));
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     let last_progress = h.clock.now();
     h.clock.advance(step);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write), "no progress");
+    assert_eq!(h.ready(), Next::WaitToWrite, "no progress");
     assert_eq!(h.deadline(), last_progress + REQUEST);
     h.clock.advance(REQUEST - step);
     assert_eq!(h.timeout(), Next::Close);

@@ -146,6 +146,34 @@ run "deploy_v1" {
     target = aws_vpc_security_group_egress_rule.instance_to_registry
   }
 
+  override_resource {
+    target = aws_cloudwatch_log_group.app
+    values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/micro-service/micro-service" }
+  }
+
+  override_resource {
+    target = aws_iam_role.app
+    values = {
+      id   = "micro-service-20260101000000000000000002"
+      name = "micro-service-20260101000000000000000002"
+      arn  = "arn:aws:iam::123456789012:role/micro-service-20260101000000000000000002"
+    }
+  }
+
+  override_resource {
+    target = aws_iam_role_policy.logs
+    values = { id = "micro-service-20260101000000000000000002:write-container-logs" }
+  }
+
+  override_resource {
+    target = aws_iam_instance_profile.app
+    values = {
+      id   = "micro-service-20260101000000000000000003"
+      name = "micro-service-20260101000000000000000003"
+      arn  = "arn:aws:iam::123456789012:instance-profile/micro-service-20260101000000000000000003"
+    }
+  }
+
   assert {
     condition     = can(regex("^micro-service-20260101000000000000000001-[0-9a-f]{12}$", output.autoscaling_group_name))
     error_message = "The deployed group should be named after the template and a digest of what its instances are."

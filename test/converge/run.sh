@@ -11,11 +11,14 @@
 # its Flask/boto stack would otherwise share a venv with checkov's pins.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 MIRROR="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 
 skip() {
   echo "  skipped: $1 (not installable from this machine's registries)"
+  report_part_skipped "$1"
   exit 0
 }
 command -v terraform >/dev/null 2>&1 || skip "no terraform binary"
