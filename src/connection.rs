@@ -315,11 +315,9 @@ impl<T: Transport> Connection<T> {
         let shared = cx.shared;
         if shared.access_log.enabled() {
             self.log_request.clear();
-            self.log_request.push_str(if method == Method::Head {
-                "HEAD /ping"
-            } else {
-                "GET /ping"
-            });
+            self.log_request
+                .push_str(&String::from_utf8_lossy(head.method));
+            self.log_request.push_str(" /ping");
         }
         let response = shared.routes.respond(method, "/ping");
         let (date, server) = (cx.clock.date(), &shared.server);

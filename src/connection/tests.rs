@@ -481,8 +481,17 @@ fn a_refused_newcomer_asking_for_ping_is_answered_then_closed() {
     assert!(h.conn.is_lingering());
 
     let mut h = Harness::new();
+    let out = SharedBuffer::default();
+    let log = std::sync::Arc::new(crate::log_output::LogOutput::start(out.clone(), 16).unwrap());
+    h.shared.access_log = AccessLog::new(Some((
+        std::sync::Arc::clone(&log),
+        crate::access_log::Format::Plain,
+    )));
     h.fake.arrive(b"HEAD /ping?from=kubelet HTTP/1.0\r\n\r\n");
     h.refuse();
+    assert!(log.flush(Duration::from_secs(10)));
+    let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains(" \"HEAD /ping\" 200 0 "), "{logged}");
     let sent = h.fake.sent();
     assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent}");
     assert!(

@@ -197,9 +197,9 @@ const _: () = assert!(MAX_HEAD_LEN < u16::MAX as usize);
 /// Handed the same buffer again, grown by what arrived since, it reads only the new bytes:
 /// the work for a head is linear in its length however TCP splits it. (Reading from the
 /// start after every read costs the square of the length for a head trickled one byte per
-/// packet: a cheap way to keep a core busy.) It reads every byte once, left to right, and
-/// decides every error at the first byte that makes it certain; wanting a byte that has
-/// not arrived yet is the only way to answer `Partial`.
+/// packet: a cheap way to keep a core busy.) It reads left to right, and decides every
+/// error at the first byte that makes it certain; wanting a byte that has not arrived yet
+/// is the only way to answer `Partial`.
 ///
 /// Offsets are 16 bits wide to keep it small: every connection holds one.
 #[derive(Debug, Default)]
@@ -689,6 +689,7 @@ mod tests {
             ParseError::InvalidHeaderName
         );
         assert_eq!(err(head(": a").as_bytes()), ParseError::InvalidHeaderName);
+        assert_eq!(err(head("@: a").as_bytes()), ParseError::InvalidHeaderName);
         assert_eq!(
             err(head("Host a").as_bytes()),
             ParseError::InvalidHeaderName
@@ -739,6 +740,22 @@ mod tests {
         // Refused while still incomplete too.
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "v".repeat(MAX_FIELD_SECTION + 1));
         assert_eq!(err(partial.as_bytes()), ParseError::FieldSectionTooLarge);
+        // A line that starts at the bound is refused for the bound, whatever its first
+        // byte; one that starts a byte before it, for what that byte is.
+        let full = |size: usize| {
+            let filler = "v".repeat(size - "X: \r\n".len());
+            format!("GET / HTTP/1.1\r\nX: {filler}\r\n")
+        };
+        for line in [" x", "@", "\n", "X: y\r\n\r\n"] {
+            let head = full(MAX_FIELD_SECTION) + line;
+            assert_eq!(
+                err(head.as_bytes()),
+                ParseError::FieldSectionTooLarge,
+                "{line:?}"
+            );
+        }
+        let head = full(MAX_FIELD_SECTION - 1) + " x";
+        assert_eq!(err(head.as_bytes()), ParseError::ObsoleteLineFolding);
     }
 
     /// The three answers of issue 10 item 12 that depended on segmentation. `parse` checks
