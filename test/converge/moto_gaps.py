@@ -203,6 +203,31 @@ def _patch(health: FleetHealth) -> None:
 
     autoscaling_models.AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group
 
+    # Gap 10: CreateAutoScalingGroup and UpdateAutoScalingGroup ignore
+    # InstanceMaintenancePolicy, and DescribeAutoScalingGroups returns none, so every plan
+    # wants to set it again. AWS keeps it and returns it.
+    original_create_response = autoscaling_responses.AutoScalingResponse.create_auto_scaling_group
+    original_update_response = autoscaling_responses.AutoScalingResponse.update_auto_scaling_group
+
+    def keep_maintenance_policy(self: Any) -> None:
+        policy = self._get_params().get("InstanceMaintenancePolicy")
+        group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+        if policy is not None and group is not None:
+            group.instance_maintenance_policy = {k: int(v) for k, v in policy.items()}
+
+    def create_group_response(self: Any) -> Any:
+        result = original_create_response(self)
+        keep_maintenance_policy(self)
+        return result
+
+    def update_group_response(self: Any) -> Any:
+        result = original_update_response(self)
+        keep_maintenance_policy(self)
+        return result
+
+    autoscaling_responses.AutoScalingResponse.create_auto_scaling_group = create_group_response
+    autoscaling_responses.AutoScalingResponse.update_auto_scaling_group = update_group_response
+
     # The health control (not a gap of moto's API, a missing behaviour: no health checks).
     original_health_for = elbv2_models.FakeTargetGroup.health_for
 

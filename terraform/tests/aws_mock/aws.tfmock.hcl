@@ -74,3 +74,11 @@ mock_data "aws_autoscaling_groups" {
     arns  = []
   }
 }
+
+# No load balancer of this deployment yet (load_balancer.tf reads it to refuse a change
+# that would replace it).
+mock_data "aws_lbs" {
+  defaults = {
+    arns = []
+  }
+}
