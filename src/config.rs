@@ -1,6 +1,7 @@
 //! Configuration from the environment (12-factor) and matching command-line flags; a flag
 //! wins over its variable. One table drives both the parsing and `--help`.
 
+use crate::access_log::Format;
 use crate::routes::FailureRate;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -13,7 +14,8 @@ pub struct Config {
     pub workers: usize,
     pub max_connections: usize,
     pub health_failure_rate: FailureRate,
-    pub access_log: bool,
+    /// `None`: no access log.
+    pub access_log: Option<Format>,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -70,7 +72,7 @@ const SETTINGS: &[Setting] = &[
         flag: "--access-log",
         env: "ACCESS_LOG",
         default: "on",
-        help: "one line per request on stdout (on/off)",
+        help: "one line per request on stdout: on (plain text), json (one JSON object a line) or off",
     },
     Setting {
         flag: "--idle-timeout",
@@ -179,10 +181,11 @@ where
         health_failure_rate: setting(raw("--health-failure-rate"), "a number 0.0-1.0", |v| {
             parse_decimal(v).and_then(FailureRate::from_billionths)
         })?,
-        access_log: setting(raw("--access-log"), "on or off", |v| {
+        access_log: setting(raw("--access-log"), "on, json or off", |v| {
             match v.to_ascii_lowercase().as_str() {
-                "on" | "true" | "1" | "yes" => Some(true),
-                "off" | "false" | "0" | "no" => Some(false),
+                "on" | "true" | "1" | "yes" => Some(Some(Format::Plain)),
+                "json" => Some(Some(Format::Json)),
+                "off" | "false" | "0" | "no" => Some(None),
                 _ => None,
             }
         })?,
@@ -263,7 +266,7 @@ mod tests {
             c.health_failure_rate,
             FailureRate::from_billionths(100_000_000).unwrap()
         );
-        assert!(c.access_log);
+        assert_eq!(c.access_log, Some(Format::Plain), "plain text by default");
         assert!(
             c.idle_timeout > Duration::from_secs(60),
             "must outlive ALB's idle timeout"
@@ -275,7 +278,7 @@ mod tests {
     fn flags_win_over_the_environment() {
         let env = [("PORT", "9000"), ("WORKERS", "8"), ("ACCESS_LOG", "off")];
         let c = serve(&["--port", "9100", "--workers=4"], &env);
-        assert_eq!((c.port, c.workers, c.access_log), (9100, 4, false));
+        assert_eq!((c.port, c.workers, c.access_log), (9100, 4, None));
         assert_eq!(serve(&[], &env).port, 9000);
     }
 
@@ -289,6 +292,7 @@ mod tests {
                 "--idle-timeout=0.5",
                 "--request-timeout=2",
                 "--shutdown-timeout=1.5",
+                "--access-log=JSON",
             ],
             &[],
         );
@@ -301,6 +305,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_millis(500));
         assert_eq!(c.request_timeout, Duration::from_secs(2));
         assert_eq!(c.shutdown_timeout, Duration::from_millis(1500));
+        assert_eq!(c.access_log, Some(Format::Json));
     }
 
     #[test]
@@ -310,7 +315,7 @@ mod tests {
             (vec![], vec![("WORKERS", "0")], "WORKERS '0'"),
             (vec![], vec![("HEALTH_FAILURE_RATE", "1.5")], "0.0-1.0"),
             (vec![], vec![("HEALTH_FAILURE_RATE", "NaN")], "0.0-1.0"),
-            (vec!["--access-log", "maybe"], vec![], "on or off"),
+            (vec!["--access-log", "maybe"], vec![], "on, json or off"),
             (vec!["--idle-timeout=0"], vec![], "seconds"),
             (vec!["--bind=localhost"], vec![], "an IP address"),
             (vec!["--frobnicate"], vec![], "unknown argument"),

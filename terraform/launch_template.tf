@@ -17,6 +17,8 @@ locals {
     stop_timeout        = local.stop_timeout
     unit_stop_timeout   = local.stop_timeout + 10
     idle_timeout        = var.service_idle_timeout
+    log_options         = local.docker_log_options
+    access_log          = var.access_log
   }
 
   user_data = base64encode(templatefile("${path.module}/templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
@@ -57,7 +59,7 @@ locals {
       security_groups             = concat([aws_security_group.instance.id], var.extra_security_group_ids)
     }
 
-    iam_instance_profile_arn = var.iam_instance_profile_arn
+    iam_instance_profile_arn = local.instance_profile_arn
   }
 }
 
@@ -100,7 +102,8 @@ resource "aws_launch_template" "app" {
   }
 
   dynamic "iam_instance_profile" {
-    for_each = local.instance.iam_instance_profile_arn == null ? [] : [local.instance.iam_instance_profile_arn]
+    # Whether there is one is known at plan time; the ARN of a profile created here is not.
+    for_each = local.instance_profile_set ? [local.instance.iam_instance_profile_arn] : []
     content {
       arn = iam_instance_profile.value
     }

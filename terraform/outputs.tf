@@ -91,3 +91,28 @@ output "instance_security_group_id" {
   description = "Security group of the instances."
   value       = aws_security_group.instance.id
 }
+
+output "log_group_name" {
+  description = "CloudWatch Logs group of the container's output (one stream per instance, named by its ID); null with cloudwatch_logs = false."
+  value       = one(aws_cloudwatch_log_group.app[*].name)
+}
+
+output "log_group_arn" {
+  description = "ARN of that log group, for the policy of a caller-given instance profile; null with cloudwatch_logs = false."
+  value       = one(aws_cloudwatch_log_group.app[*].arn)
+}
+
+output "instance_profile_arn" {
+  description = "The instances' profile: the module's (created when CloudWatch Logs is on and none is given), the caller's, or null."
+  value       = local.instance_profile_set ? local.instance_profile_arn : null
+}
+
+output "alarm_arns" {
+  description = "The CloudWatch alarms by name (target_5xx_rate, unhealthy_hosts, healthy_hosts, p99_response_time); empty without alarm_actions."
+  value = { for name, alarms in {
+    target_5xx_rate   = aws_cloudwatch_metric_alarm.target_5xx_rate
+    unhealthy_hosts   = aws_cloudwatch_metric_alarm.unhealthy_hosts
+    healthy_hosts     = aws_cloudwatch_metric_alarm.healthy_hosts
+    p99_response_time = aws_cloudwatch_metric_alarm.p99_response_time
+  } : name => alarms[0].arn if length(alarms) > 0 }
+}

@@ -483,3 +483,88 @@ variable "scaling_cpu_utilization" {
     error_message = "scaling_cpu_utilization must be null or a percentage from 1 to 100."
   }
 }
+
+# ---- Operating the fleet: logs and alarms ----------------------------------------------
+
+variable "access_log" {
+  description = "The service's ACCESS_LOG: json (one JSON object per request, which CloudWatch Logs Insights reads without a pattern), on (plain text) or off."
+  type        = string
+  default     = "json"
+
+  validation {
+    condition     = contains(["json", "on", "off"], var.access_log)
+    error_message = "access_log must be json, on or off."
+  }
+}
+
+variable "cloudwatch_logs" {
+  description = "Send the container's output to a CloudWatch Logs group of the module's (Docker's awslogs driver, one stream per instance), so that it outlives the instances. false keeps it on the instance only (journal and json-file), for those who ship logs otherwise."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps the container's output; 0 keeps it forever."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 0 (forever), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "log_kms_key_id" {
+  description = "ARN of a KMS key to encrypt the log group with (its key policy must let logs.<region>.amazonaws.com use it); null: CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.log_kms_key_id))
+    error_message = "log_kms_key_id must be null or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); CloudWatch Logs takes no alias or bare key ID."
+  }
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs the alarms notify (on ALARM and back to OK). Empty: no alarms are created."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.alarm_actions : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$", a))])
+    error_message = "alarm_actions must be SNS topic ARNs (arn:aws:sns:<region>:<account>:<topic>)."
+  }
+}
+
+variable "alarm_5xx_rate_percent" {
+  description = "Alarm when more than this percentage of the requests the instances answer are 5xx (3 of 5 minutes). Clients calling /health count: it fails at health_failure_rate on purpose."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_5xx_rate_percent > 0 && var.alarm_5xx_rate_percent < 100
+    error_message = "alarm_5xx_rate_percent must be a percentage above 0 and below 100."
+  }
+}
+
+variable "alarm_unhealthy_minutes" {
+  description = "Alarm when some instance has failed the health check for this many minutes in a row; longer than a new instance takes to pass it."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alarm_unhealthy_minutes >= 2 && var.alarm_unhealthy_minutes <= 60 && floor(var.alarm_unhealthy_minutes) == var.alarm_unhealthy_minutes
+    error_message = "alarm_unhealthy_minutes must be a whole number of minutes from 2 to 60."
+  }
+}
+
+variable "alarm_p99_response_time_seconds" {
+  description = "Alarm when the instances' 99th percentile response time exceeds this many seconds (3 of 5 minutes)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alarm_p99_response_time_seconds > 0 && var.alarm_p99_response_time_seconds <= 60
+    error_message = "alarm_p99_response_time_seconds must be above 0 and at most 60 (the ALB's default idle timeout)."
+  }
+}

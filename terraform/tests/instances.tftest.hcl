@@ -56,8 +56,8 @@ run "user_data_runs_the_image_hardened" {
       "--pids-limit 256",
       "--memory 256m",
       "--stop-timeout 10",
-      "--log-driver json-file",
-      "--log-opt max-size=10m",
+      "--log-driver awslogs",
+      "--log-opt mode=non-blocking",
       "--env PORT=8080",
       "--env HEALTH_FAILURE_RATE=0.1",
       "--env SHUTDOWN_TIMEOUT=5",
@@ -171,9 +171,9 @@ run "launch_template_is_locked_down" {
       aws_launch_template.app.image_id == "ami-0f1a7c0ffee000001"
       && aws_launch_template.app.instance_type == "t3.micro"
       && aws_launch_template.app.update_default_version
-      && length(aws_launch_template.app.iam_instance_profile) == 0
+      && aws_launch_template.app.iam_instance_profile[0].arn == aws_iam_instance_profile.app[0].arn
     )
-    error_message = "The template must launch the looked-up Flatcar AMI as t3.micro, without an instance profile unless asked."
+    error_message = "The template must launch the looked-up Flatcar AMI as t3.micro, with the module's instance profile (for its logs) unless given one."
   }
 
   # Provider default_tags (mocked as CostCenter) do not reach launched instances and

@@ -158,6 +158,34 @@ run "deploy_v1" {
     target = aws_vpc_security_group_egress_rule.instance_to_registry
   }
 
+  override_resource {
+    target = aws_cloudwatch_log_group.app
+    values = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/micro-service/micro-service" }
+  }
+
+  override_resource {
+    target = aws_iam_role.app
+    values = {
+      id   = "micro-service-20260101000000000000000002"
+      name = "micro-service-20260101000000000000000002"
+      arn  = "arn:aws:iam::123456789012:role/micro-service-20260101000000000000000002"
+    }
+  }
+
+  override_resource {
+    target = aws_iam_role_policy.logs
+    values = { id = "micro-service-20260101000000000000000002:write-container-logs" }
+  }
+
+  override_resource {
+    target = aws_iam_instance_profile.app
+    values = {
+      id   = "micro-service-20260101000000000000000003"
+      name = "micro-service-20260101000000000000000003"
+      arn  = "arn:aws:iam::123456789012:instance-profile/micro-service-20260101000000000000000003"
+    }
+  }
+
   assert {
     condition     = aws_autoscaling_group.app.name_prefix == "micro-service-" && output.autoscaling_group_name == "micro-service-20260101000000000000000002"
     error_message = "The group's name must come from AWS (name_prefix), so that a replacement never asks for a name that exists."

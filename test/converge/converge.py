@@ -21,6 +21,8 @@ ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
 IMAGE = "registry.example.com/micro-service"
 NAME_PREFIX = "converge"
+# Where the alarms notify (moto does not check that the topic exists).
+ALARM_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:converge-alarms"
 
 
 def _ami(ami_id: str, name: str, owner: str, arch: str, days_ago: int) -> dict[str, Any]:
@@ -91,14 +93,18 @@ provider "aws" {
   # The provider does ask STS for the account ID (skip_requesting_account_id stays
   # false): without it, rules that reference a security group read back with an
   # account prefix and every plan shows a diff.
-  # One retry: an emulator error fails the step now, not after the SDK's back-off.
-  max_retries = 1
+  # A few retries: under load the emulator's server sometimes drops a keep-alive
+  # connection mid-answer ("use of closed network connection"), which one attempt turned
+  # into a failed run. Its 4xx answers are not retried: a refusal still fails at once.
+  max_retries = 4
 
   endpoints {
     autoscaling = "%(url)s"
+    cloudwatch  = "%(url)s"
     ec2         = "%(url)s"
     elbv2       = "%(url)s"
     iam         = "%(url)s"
+    logs        = "%(url)s"
     ssm         = "%(url)s"
     sts         = "%(url)s"
   }
@@ -108,6 +114,7 @@ module "service" {
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
   app_port                  = var.app_port
   tags                      = merge({ Suite = "default" }, var.extra_tags)
+  alarm_actions             = ["%(topic)s"]
 }
 """
 
@@ -327,6 +334,24 @@ def describe_groups(world: World) -> str:
     return "; ".join(parts) or "no group"
 
 
+def operations_seen(world: World, title: str, before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Logs, the instances' permissions and the alarms (operations.py), as the emulator
+    holds them now; with `before`, also what a roll must leave as it was."""
+    import operations
+
+    (group_name,) = world.groups()
+    group = world.asg.autoscaling_groups[group_name]
+    snap = operations.snapshot(world.emulator.url, REGION, NAME_PREFIX, group.ec2_launch_template.id)
+    with defect_step(title):
+        (lb,) = world.elbv2.load_balancers.values()
+        (tg,) = world.elbv2.target_groups.values()
+        found = operations.checks(snap, name_prefix=NAME_PREFIX, user_data=world.groups()[group_name]["user_data"],
+                                  lb_suffix=lb.arn.split(":loadbalancer/")[1], tg_suffix=tg.arn.split(":")[-1], topic=ALARM_TOPIC)
+        for holds, what in found + (operations.survived(before, snap, NAME_PREFIX) if before else []):
+            check(holds, what)
+    return snap
+
+
 def step(title: str) -> None:
     print(f"\n-- {title}", flush=True)
 
@@ -384,11 +409,13 @@ def journey(tf: Terraform, world: World) -> None:
     check(f"{IMAGE}:v1" in group["user_data"], f"its user data runs {IMAGE}:v1")
     check(sum(map(len, world.serving().values())) == 2, "port 80 serves 2 instances")
     replan_is_empty(tf)
+    operations = operations_seen(world, "1b. the log group, the instances' permissions, the alarms")
 
     step("2. roll to v2")
     tf.inputs["app_version"] = "v2"
     # Its re-plan is left out: 3d and 3e re-plan after a roll.
     v2_group = roll(tf, world, "v2", 2, replan=False)
+    operations_seen(world, "2b. the log group, the permissions and the alarms after the roll", before=operations)
 
     failed_roll(tf, world, v2_group)
     revert(tf, world)
@@ -579,7 +606,7 @@ def prepare(root: Path, work: Path, url: str, mirror: str) -> Path:
     shutil.copytree(root / "test/fixtures/wrapper", work / "test/fixtures/wrapper", ignore=shutil.ignore_patterns(".terraform*", "tests", "*.tfstate*"))
     fixture = work / "test/fixtures/wrapper"
     (fixture / "converge_inputs.tf").write_text(INPUTS)
-    (fixture / "converge_override.tf").write_text(OVERRIDE % {"url": url})
+    (fixture / "converge_override.tf").write_text(OVERRIDE % {"url": url, "topic": ALARM_TOPIC})
     rc = work / "terraformrc"
     rc.write_text(
         'provider_installation {\n'

@@ -10,9 +10,13 @@ and checked as coreos-cloudinit and systemd will read it:
 - the service unit: Requires/After docker.service, Restart=always, a pull with retries
   and a '-'-prefixed removal of a stale container before the start, the container
   run in the foreground with --rm, a name, the port mapping, read-only, all capabilities
-  dropped, no-new-privileges, log rotation, the environment the module promises, the
+  dropped, no-new-privileges, the environment the module promises (ACCESS_LOG too), the
   image at app_version, and a stop timeout longer than the service's grace period and
   shorter than systemd's;
+- the logs: by default Docker's awslogs driver into the module's log group, a stream
+  named after the instance (systemd's ${COREOS_EC2_INSTANCE_ID} from coreos-metadata's
+  file, the only dollar signs allowed), mode=non-blocking with a bounded
+  max-buffer-size; with cloudwatch_logs = false, json-file with rotation;
 - yamllint passes on the rendered document.
 
 Run: python3 test/infra/check_cloud_config.py (from the venv: test/lib/venv.sh).
@@ -109,8 +113,7 @@ def unit_problems(unit: dict, values: dict) -> list[str]:
             problems.append(f"docker run must not use {forbidden}")
     if cloudconfig.option_values(argv, "--network", "--net") == ["host"]:
         problems.append("docker run must not use host networking")
-    if not cloudconfig.option_values(argv, "--log-driver") or not any(o.startswith("max-size=") for o in cloudconfig.option_values(argv, "--log-opt")):
-        problems.append("docker run needs a log driver with rotation (--log-opt max-size=...)")
+    problems += log_problems(argv, sections, values)
     if argv[-1] != image_ref:
         problems.append(f"the image must be {image_ref} (last argument), is {argv[-1]}")
 
@@ -120,6 +123,7 @@ def unit_problems(unit: dict, values: dict) -> list[str]:
         "HEALTH_FAILURE_RATE": values["health_failure_rate"],
         "SHUTDOWN_TIMEOUT": values["shutdown_timeout"],
         "IDLE_TIMEOUT": values["idle_timeout"],
+        "ACCESS_LOG": values["access_log"],
     }
     for key, value in expected_env.items():
         if env.get(key) != cloudconfig.format_value(value):
@@ -139,6 +143,42 @@ def unit_problems(unit: dict, values: dict) -> list[str]:
     return problems
 
 
+# The systemd variables the unit may use: coreos-metadata's, from the file it loads.
+METADATA_FILE = "/run/metadata/flatcar"
+METADATA_VARS = re.compile(r"\$\{COREOS_EC2_(?:INSTANCE_ID|REGION)\}")
+
+
+def log_problems(argv: list[str], sections: dict, values: dict) -> list[str]:
+    """awslogs (CloudWatch Logs) that can never block the service, into the module's
+    group, one stream per instance; or json-file with rotation (journal only)."""
+    drivers = cloudconfig.option_values(argv, "--log-driver")
+    opts = dict(o.split("=", 1) for o in cloudconfig.option_values(argv, "--log-opt"))
+    if drivers == ["json-file"]:
+        return [] if "max-size" in opts else ["json-file logs need rotation (--log-opt max-size=...)"]
+    if drivers != ["awslogs"]:
+        return [f"docker run needs --log-driver awslogs or json-file, has {drivers}"]
+    problems = []
+    expected = {
+        "awslogs-group": values.get("log_group_name"),
+        "awslogs-region": "${COREOS_EC2_REGION}",
+        "mode": "non-blocking",
+    }
+    for key, value in expected.items():
+        if opts.get(key) != value:
+            problems.append(f"awslogs needs --log-opt {key}={value}, has {opts.get(key)}")
+    if "${COREOS_EC2_INSTANCE_ID}" not in opts.get("awslogs-stream", ""):
+        problems.append("awslogs-stream must carry the instance ID (${COREOS_EC2_INSTANCE_ID}): one stream per instance")
+    if not re.fullmatch(r"[0-9]+[kmg]?", opts.get("max-buffer-size", "")):
+        problems.append("awslogs needs a bounded --log-opt max-buffer-size=<size> for its non-blocking buffer")
+    if "awslogs-create-group" in opts:
+        problems.append("the module creates the log group; awslogs-create-group would need logs:CreateLogGroup")
+    files = [f.lstrip("-") for f in cloudconfig.directive(sections, "Service", "EnvironmentFile")]
+    after = " ".join(cloudconfig.directive(sections, "Unit", "After")).split()
+    if METADATA_FILE not in files or "coreos-metadata.service" not in after:
+        problems.append(f"the unit must load {METADATA_FILE} (EnvironmentFile=) after coreos-metadata.service for the instance ID and region")
+    return problems
+
+
 def yamllint_problems(text: str) -> list[str]:
     from yamllint import linter
     from yamllint.config import YamlLintConfig
@@ -152,15 +192,22 @@ def yamllint_problems(text: str) -> list[str]:
     return [f"line {p.line}: {p.desc} ({p.rule})" for p in linter.run(text, conf)]
 
 
-def check_case(image: str, version: str) -> list[str]:
-    values = cloudconfig.module_values(image=image, app_version=version)
+def case_values(image: str, version: str, **variables) -> dict:
+    """The template's values, and the log group's name the unit must write to."""
+    values = cloudconfig.module_values(image=image, app_version=version, **variables)
+    values["log_group_name"] = cloudconfig.module_local("log_group_name", image=image, app_version=version, **variables)
+    return values
+
+
+def check_case(image: str, version: str, **variables) -> list[str]:
+    values = case_values(image, version, **variables)
     try:
         text = cloudconfig.render(values)
         doc = cloudconfig.load(text)
     except (cloudconfig.TemplateError, ValueError) as e:
         return [f"does not render or parse: {e}"]
     problems = []
-    if "$" in text:
+    if "$" in METADATA_VARS.sub("", text):
         problems.append("a dollar sign is left after rendering (coreos-cloudinit and systemd would substitute it)")
     problems += structure_problems(doc)
     try:
@@ -174,9 +221,10 @@ def check_case(image: str, version: str) -> list[str]:
 def main() -> int:
     failures = 0
     print(f"  rendering {cloudconfig.TEMPLATE.relative_to(ROOT)} with local.{cloudconfig.VALUES_LOCAL} of the module")
-    for image, version in CASES:
-        problems = check_case(image, version)
-        print(f"  {'ok  ' if not problems else 'FAIL'} {image}:{version[:12]}: renders, parses as YAML, units well-formed, yamllint clean")
+    for (image, version), variables in [(case, {}) for case in CASES] + [(CASES[0], {"cloudwatch_logs": False})]:
+        problems = check_case(image, version, **variables)
+        logs = "json-file (journal only)" if variables else "awslogs to CloudWatch Logs"
+        print(f"  {'ok  ' if not problems else 'FAIL'} {image}:{version[:12]}, logs {logs}: renders, parses as YAML, units well-formed, yamllint clean")
         for p in problems:
             print(f"         - {p}")
         failures += len(problems)

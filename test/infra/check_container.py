@@ -1,7 +1,8 @@
 """Runs the user data's `docker run` line against the locally built image: proof that the
 instances' systemd unit starts this image, serves, and stops gracefully.
 
-The argv is the unit's ExecStart, rendered from the module (test/lib/cloudconfig.py),
+The argv is the unit's ExecStart, rendered from the module (test/lib/cloudconfig.py) with
+cloudwatch_logs = false (json-file: no CloudWatch here),
 with exactly three changes, all printed: the container name (unique, given by run.sh,
 whose trap removes it), the published host port (a free one on 127.0.0.1 instead of the
 instance's app_port on all interfaces), and --detach (systemd runs it in the
@@ -10,6 +11,7 @@ foreground; here the check needs the terminal back). Then:
 - GET /ping answers 200 'Pong!' with `Server: micro-service/<version>`, the version the
   image was built with (its org.opencontainers.image.version label);
 - GET /health answers 200 or 500;
+- the access log (docker logs) has one JSON object for each (the module's ACCESS_LOG=json);
 - Docker applied the unit's hardening: read-only root filesystem, all capabilities
   dropped, no-new-privileges, the stop timeout, log rotation;
 - `docker stop` (what the unit's ExecStop does, with the unit's --stop-timeout) ends it
@@ -59,9 +61,27 @@ def local_argv(argv: list[str], name: str, host_port: int) -> tuple[list[str], l
     return out, changes
 
 
+def access_log_problems(stdout: str) -> list[str]:
+    """The unit's ACCESS_LOG=json: one JSON object per request, for /ping and /health."""
+    entries = []
+    for line in stdout.splitlines():
+        if line.startswith("{"):
+            try:
+                entries.append(json.loads(line))
+            except ValueError as e:
+                return [f"an access-log line is not JSON ({e}): {line!r}"]
+    seen = [(e.get("method"), e.get("path"), e.get("status")) for e in entries]
+    if ("GET", "/ping", 200) not in seen or not any(s[:2] == ("GET", "/health") for s in seen):
+        return [f"the access log should have JSON lines for GET /ping (200) and GET /health, has {seen}"]
+    return []
+
+
 def main(argv: list[str]) -> int:
     image, name = argv
-    unit = cloudconfig.unit_for_image(image)
+    # Journal-only logs (cloudwatch_logs = false, json-file): the awslogs driver needs
+    # AWS credentials in dockerd's own environment (README.md), which this check
+    # does not touch. check_cloud_config.py checks the awslogs options of the default.
+    unit = cloudconfig.unit_for_image(image, cloudwatch_logs=False)
     unit_argv = cloudconfig.docker_run_argv(unit)
     stop_timeout = cloudconfig.stop_timeout(unit_argv)
     port = free_port(PORTS)
@@ -84,6 +104,10 @@ def main(argv: list[str]) -> int:
         if status not in (200, 500):
             problems.append(f"GET /health answered {status}, not 200 or 500")
         print(f"  {'ok  ' if not problems else 'FAIL'} the container answers /ping with 'Pong!' and 'Server: micro-service/{version}', /health with {status}")
+
+        logged = access_log_problems(docker("logs", name).stdout)
+        problems += logged
+        print(f"  {'ok  ' if not logged else 'FAIL'} its access log (ACCESS_LOG={cloudconfig.env(unit_argv).get('ACCESS_LOG')}) has a JSON line for each: GET /ping 200, GET /health")
 
         info = json.loads(docker("inspect", name).stdout)[0]
         host, config = info["HostConfig"], info["Config"]

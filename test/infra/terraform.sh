@@ -17,12 +17,15 @@
 # temp dir is on the same file system.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 MIRROR="${TF_PROVIDER_MIRROR:-/opt/tf-plugins}"
 ROLLOUT_TEST=tests/rollout.tftest.hcl
 
 skip() {
   echo "  skipped: no terraform binary / provider mirror here${1:+ ($1)} (not installable from this machine's registries)"
+  report_skip "terraform validate and test: ${1:-no terraform binary}"
   exit 0
 }
 

@@ -227,10 +227,18 @@ class Renderer(unittest.TestCase):
             with self.assertRaises(cloudconfig.TemplateError, msg=bad):
                 cloudconfig.evaluate(bad, {"a": 5}, {})
 
+    def test_evaluates_a_choice_and_strings_with_interpolations(self):
+        local_values = {"on": "--a=${var.a}/$${X}\\\\\\n\\\"", "off": "--b", "pick": "${var.f ? local.on : local.off}"}
+        self.assertEqual(cloudconfig.evaluate("${local.pick}", {"a": 5, "f": True}, local_values), '--a=5/${X}\\\n"')
+        self.assertEqual(cloudconfig.evaluate("${local.pick}", {"a": 5, "f": False}, local_values), "--b")
+        for bad in ("${var.a ? 1 : 2}", "${var.f ? max(1) : 2}", "x-${var.a * 2}", "${var.f ? 1 : 2 ? 3 : 4}"):
+            with self.assertRaises(cloudconfig.TemplateError, msg=bad):
+                cloudconfig.evaluate(bad, {"a": 5, "f": True}, {})
+
 
 class UnitChecker(unittest.TestCase):
-    def real(self):
-        values = cloudconfig.module_values(image="micro-service-as-code", app_version="local")
+    def real(self, **variables):
+        values = ccc.case_values("micro-service-as-code", "local", **variables)
         return cloudconfig.app_unit(cloudconfig.render(values)), values
 
     def test_the_real_unit_passes(self):
@@ -247,6 +255,22 @@ class UnitChecker(unittest.TestCase):
         problems = "\n".join(ccc.unit_problems({**unit, "content": content}, values))
         for expected in ("--read-only", "must exceed SHUTDOWN_TIMEOUT", "Restart= must be always", "stale container"):
             self.assertIn(expected, problems)
+
+    def test_flags_logs_that_could_block_or_mix_instances(self):
+        unit, values = self.real()
+        content = unit["content"]
+        for old, new in (("mode=non-blocking", "mode=blocking"), ("max-buffer-size=4m", "max-buffer-size=lots"),
+                         ("awslogs-stream=${COREOS_EC2_INSTANCE_ID}", "awslogs-stream=app"),
+                         ("EnvironmentFile=-/run/metadata/flatcar", ""), ("--env ACCESS_LOG=json", "--env ACCESS_LOG=on")):
+            self.assertIn(old, content)
+            content = content.replace(old, new)
+        problems = "\n".join(ccc.unit_problems({**unit, "content": content}, values))
+        for expected in ("mode=non-blocking", "max-buffer-size", "instance ID", "/run/metadata/flatcar", "ACCESS_LOG=json"):
+            self.assertIn(expected, problems)
+        unit, values = self.real(cloudwatch_logs=False)
+        self.assertEqual(ccc.unit_problems(unit, values), [])
+        content = unit["content"].replace("--log-opt max-size=10m", "--log-opt max-file=9")
+        self.assertIn("rotation", "\n".join(ccc.unit_problems({**unit, "content": content}, values)))
 
     def test_flags_a_bare_off_and_an_unmasked_update_engine(self):
         problems = "\n".join(ccc.structure_problems({"coreos": {"update": {"reboot-strategy": False}, "units": []}}))

@@ -16,7 +16,8 @@ map) and the `$${` / `%%{` escapes. Anything else (`${expr}`, `%{if}` directives
 refused, so the template cannot drift into syntax these checks would render wrongly.
 The values of the map come from the module itself: `module_values` reads the variables'
 defaults and evaluates the map's expressions, which are kept to `var.x`, `local.x`,
-numbers and `+`/`-` for that reason (test/infra/check_module_contract.py checks it).
+numbers, `+`/`-`, a choice `var.flag ? a : b` and strings with such interpolations, for
+that reason (test/infra/check_module_contract.py checks it).
 
 Needs PyYAML and python-hcl2 (checkov's fork), both in test/requirements.txt.
 """
@@ -215,17 +216,39 @@ def module_locals(module_dir: Path = MODULE_DIR) -> dict:
 _EXPR_TOKEN = re.compile(r"\s*(?:(var|local)\.([A-Za-z_][A-Za-z0-9_]*)|(\d+(?:\.\d+)?)|([+-]))")
 
 
+_CONDITION = re.compile(r"\s*(var|local)\.([A-Za-z_][A-Za-z0-9_]*)\s*\?([^:?]*):([^:?]*)")
+# In an HCL string: an escape (\n, \", \\ ...), `$${` (a literal `${`), or an interpolation.
+_STRING_TOKEN = re.compile(r"\\([nrt\"\\])|\$\$\{|\$\{([^{}]*)\}")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
 def evaluate(expr, variables: dict, local_values: dict, _depth: int = 0):
-    """Evaluate one of the simple expressions of the values map: a literal, or
-    "${a + b - c}" over var.x, local.x and numbers. Anything else raises TemplateError."""
+    """Evaluate one of the simple expressions of the values map: a literal; "${a + b - c}"
+    over var.x, local.x and numbers; "${var.flag ? a : b}" choosing one of two such
+    expressions by a bool; or a string with such "${...}" in it (and HCL's escapes: `$${`,
+    \n, \", \\). `expr` is HCL source as python-hcl2 gives it. Anything else raises
+    TemplateError."""
     if not isinstance(expr, str):
         return expr
-    m = re.fullmatch(r"\$\{(.*)\}", expr.strip(), re.S)
+    if _depth > 10:
+        raise TemplateError(f"{expr!r}: locals nested too deep")
+    m = re.fullmatch(r"\$\{([^{}]*)\}", expr.strip())
     if not m:
-        if "${" in expr:
-            raise TemplateError(f"not a simple expression: {expr!r}")
-        return expr
+        def token(t: re.Match) -> str:
+            if t.group(1) is not None:
+                return _ESCAPES[t.group(1)]
+            if t.group(2) is None:
+                return "${"
+            return format_value(evaluate("${" + t.group(2) + "}", variables, local_values, _depth + 1))
+
+        return _STRING_TOKEN.sub(token, expr)
     body = m.group(1).strip()
+    c = _CONDITION.fullmatch(body)
+    if c:
+        flag = evaluate(f"${{{c.group(1)}.{c.group(2)}}}", variables, local_values, _depth + 1)
+        if not isinstance(flag, bool):
+            raise TemplateError(f"{expr!r}: the condition is not a bool: {flag!r}")
+        return evaluate("${" + (c.group(3) if flag else c.group(4)) + "}", variables, local_values, _depth + 1)
     pos, total, sign, expect_operand = 0, None, 1, True
     while pos < len(body):
         t = _EXPR_TOKEN.match(body, pos)
@@ -240,7 +263,7 @@ def evaluate(expr, variables: dict, local_values: dict, _depth: int = 0):
                     raise TemplateError(f"{expr!r}: var.{t.group(2)} has no default; pass it explicitly")
                 value = variables[t.group(2)]
             elif t.group(1) == "local":
-                if _depth > 10 or t.group(2) not in local_values:
+                if t.group(2) not in local_values:
                     raise TemplateError(f"{expr!r}: no usable local.{t.group(2)}")
                 value = evaluate(local_values[t.group(2)], variables, local_values, _depth + 1)
             else:
@@ -273,6 +296,12 @@ def module_values(module_dir: Path = MODULE_DIR, **variables) -> dict:
         name: evaluate(expr, merged, local_values)
         for name, expr in local_values[VALUES_LOCAL].items()
     }
+
+
+def module_local(name: str, module_dir: Path = MODULE_DIR, **variables):
+    """One local of the module, evaluated like the values map (same restrictions)."""
+    merged = {**variable_defaults(module_dir), **variables}
+    return evaluate(f"${{local.{name}}}", merged, module_locals(module_dir))
 
 
 def split_image_ref(ref: str) -> tuple[str, str]:

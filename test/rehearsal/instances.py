@@ -190,7 +190,9 @@ def unit_from_cloudconfig(root: Path) -> Unit:
 
     def argv(image_ref):
         # The module takes the image as name and tag (image, app_version).
-        return cloudconfig.docker_run_argv(cloudconfig.unit_for_image(image_ref))
+        # Journal-only logs (json-file): this machine has no CloudWatch Logs, and the
+        # rehearsal reads the access log back with docker logs.
+        return cloudconfig.docker_run_argv(cloudconfig.unit_for_image(image_ref, cloudwatch_logs=False))
 
     sample = argv("micro-service-as-code:rehearsal")
     rate = cloudconfig.env(sample).get("HEALTH_FAILURE_RATE")

@@ -304,7 +304,8 @@ def failed_checks_until_down(lines, mark, backend, server):
 
 
 ALB_LOG = re.compile(r" alb (?P<backend>[^/ ]+)/(?P<server>\S+) ")
-HEALTH_LINE = re.compile(r'"GET /health" (\d{3}) ')
+# The module's access log is JSON (ACCESS_LOG=json), one object a line.
+HEALTH_LINE = re.compile(r'"method":"GET","path":"/health","status":(\d{3}),')
 
 
 def flaky_phase(a, hap, fleet, ports, rise, fall, p, module_interval):
@@ -314,7 +315,7 @@ def flaky_phase(a, hap, fleet, ports, rise, fall, p, module_interval):
     false eviction may be too rare to ever see in a few thousand checks, so one control
     instance each is checked with an unhealthy threshold of 2 and of 3, where the same
     math predicts several: they show the measurement can see evictions at all.
-    Every check is also in the instance's access log (`"GET /health" 200|500`), so each
+    Every check is also in the instance's access log (`"path":"/health","status":200|500`), so each
     instance's eviction count is replayed exactly from its logged results as well.
     """
     print(f"\n== 4. flaky /health: HEALTH_FAILURE_RATE={p:g}, checks every {FLAKY_INTERVAL * 1000:g} ms, "

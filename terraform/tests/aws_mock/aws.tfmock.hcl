@@ -46,12 +46,15 @@ mock_resource "aws_lb" {
     arn      = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/micro-service-alb/50dc6c495c0c9188"
     dns_name = "micro-service-alb-1234567890.us-east-1.elb.amazonaws.com"
     zone_id  = "Z35SXDOTRQ7X7K"
+    # The alarms' LoadBalancer dimension (alarms.tf).
+    arn_suffix = "app/micro-service-alb/50dc6c495c0c9188"
   }
 }
 
 mock_resource "aws_lb_target_group" {
   defaults = {
-    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/micros20260101/73e2d6bc24d8a067"
+    arn        = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/micros20260101/73e2d6bc24d8a067"
+    arn_suffix = "targetgroup/micros20260101/73e2d6bc24d8a067"
   }
 }
 
@@ -72,6 +75,28 @@ mock_data "aws_autoscaling_groups" {
   defaults = {
     names = []
     arns  = []
+  }
+}
+
+# Logs and the instance profile (logging.tf, iam.tf): ARNs the launch template and the
+# role's policy take, in the forms AWS gives them (a log group's without ":*").
+mock_resource "aws_cloudwatch_log_group" {
+  defaults = {
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/micro-service/micro-service"
+  }
+}
+
+mock_resource "aws_iam_role" {
+  defaults = {
+    arn  = "arn:aws:iam::123456789012:role/micro-service-20260101000000000000000002"
+    id   = "micro-service-20260101000000000000000002"
+    name = "micro-service-20260101000000000000000002"
+  }
+}
+
+mock_resource "aws_iam_instance_profile" {
+  defaults = {
+    arn = "arn:aws:iam::123456789012:instance-profile/micro-service-20260101000000000000000003"
   }
 }
 
