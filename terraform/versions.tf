@@ -5,9 +5,9 @@ terraform {
   required_version = ">= 1.5.7"
 
   required_providers {
+    # instance_maintenance_policy on aws_autoscaling_group came with 5.26.0.
     aws = {
-      source = "hashicorp/aws"
-      # instance_maintenance_policy on aws_autoscaling_group came with 5.26.0.
+      source  = "hashicorp/aws"
       version = ">= 5.26, < 7.0"
     }
   }
