@@ -1008,6 +1008,15 @@ mod tests {
         );
     }
 
+    /// The table says what RFC 9110 §5.6.2 lists, for every byte.
+    #[test]
+    fn tchar_is_the_rfc_token_alphabet() {
+        for b in 0..=255u8 {
+            let listed = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), listed, "{b:#04x}");
+        }
+    }
+
     /// Every error, with the status and the message the client gets.
     #[test]
     fn maps_every_error_to_a_status_and_a_message() {
