@@ -336,6 +336,12 @@ def operations_seen(world: World, title: str, before: dict[str, Any] | None = No
     return snap
 
 
+def operations_left(world: World) -> list[str]:
+    import operations
+
+    return operations.leftovers(world.emulator.url, REGION, NAME_PREFIX)
+
+
 def step(title: str) -> None:
     print(f"\n-- {title}", flush=True)
 
@@ -395,12 +401,12 @@ def journey(tf: Terraform, world: World) -> None:
     check(f"{IMAGE}:v1" in group["user_data"], f"its user data runs {IMAGE}:v1")
     check(sum(map(len, world.serving().values())) == 2, "port 80 serves 2 instances")
     replan_is_empty(tf)
-    operations = operations_seen(world, "1b. the log group, the instances' permissions, the alarms")
+    seen_v1 = operations_seen(world, "1b. the log group, the instances' permissions, the alarms")
 
     step("2. roll to v2")
     tf.inputs["app_version"] = "v2"
     v2_group = roll(tf, world, "v2", 2)
-    operations_seen(world, "2b. the log group, the permissions and the alarms after the roll", before=operations)
+    operations_seen(world, "2b. the log group, the permissions and the alarms after the roll", before=seen_v1)
 
     step("3. roll to a version whose instances never become healthy, then fix it")
     emulator.health.fail_user_data_containing(f"{IMAGE}:v3-broken")
@@ -449,6 +455,7 @@ def journey(tf: Terraform, world: World) -> None:
     rc, events = tf.destroy()
     check(rc == 0, "destroy succeeded" + ("" if rc == 0 else ": " + errors(events)))
     left = world.leftovers()
+    left += operations_left(world)
     check(not left, f"nothing of the fixture is left in the emulator{'' if not left else ': ' + ', '.join(left)}")
 
 
