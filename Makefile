@@ -10,7 +10,7 @@ endif
 ARCH ?= amd64
 IMAGE ?= micro-service-as-code:local$(if $(filter arm64 aarch64,$(ARCH)),-arm64)
 
-.PHONY: run build test test-rust test-stress test-infra test-kubernetes test-image test-arm64 test-rehearsal test-converge bench bench-smoke image
+.PHONY: run build setup test test-rust test-stress test-infra test-kubernetes test-image test-arm64 test-rehearsal test-converge bench bench-smoke image
 
 run:
 	cargo run --release
@@ -18,8 +18,16 @@ run:
 build:
 	cargo build --release --locked
 
-# Fast checks first, so that a broken build fails in seconds.
-test: test-rust test-stress test-image test-arm64 test-infra test-rehearsal bench-smoke test-kubernetes test-converge
+# Fast checks first, so that a broken build fails in seconds. Every part runs even when one
+# fails; the summary at the end says which (test/lib/run_parts.sh).
+TEST_PARTS := test-rust test-stress test-image test-arm64 test-infra test-rehearsal bench-smoke test-kubernetes test-converge
+
+test: setup
+	@bash test/lib/run_parts.sh $(TEST_PARTS)
+
+# What the tests need on a fresh machine: Rust targets, Debian's packages, a Docker daemon.
+setup:
+	@bash test/setup.sh
 
 test-rust:
 	cargo fmt --all -- --check

@@ -7,9 +7,8 @@
 use crate::access_log::AccessLog;
 use crate::buffer_pool::BufferPool;
 use crate::clock::Clock;
-use crate::epoll::Interest;
 use crate::http::chunked::ChunkedDecoder;
-use crate::http::parse::{Header, MAX_HEADERS, Status, Version, parse_head};
+use crate::http::parse::{HeadParser, Header, MAX_HEADERS, Status, Version, parse_head};
 use crate::http::request::{BodyFraming, Method, interpret};
 use crate::http::response::{self, CONTINUE, Framing, Response, write_closing, write_response};
 use crate::input::InputBuffer;
@@ -77,10 +76,13 @@ impl Default for Buffers {
     }
 }
 
-/// What the event loop should do with the connection next.
+/// What the connection waits for next, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    Wait(Interest),
+    /// For the client to send more.
+    WaitToRead,
+    /// For the client to read what we sent, so that there is room for the rest.
+    WaitToWrite,
     Close,
 }
 
@@ -109,10 +111,19 @@ enum State {
         left: BodyLeft,
         expect_continue: bool,
     },
-    /// Sending what is left, then closing; `linger` after an error.
-    Closing { linger: bool },
+    /// Sending what is left, then closing.
+    Closing(Then),
     /// Our side is shut; dropping what the client still sends, briefly.
     Lingering { until: Instant, drained: usize },
+}
+
+/// How a connection ends once everything is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Close,
+    /// FIN, then drop what the client still sends for a moment: after an error, or with
+    /// input left unread, so that the client reads our answer instead of a reset.
+    Linger,
 }
 
 enum Progress {
@@ -125,17 +136,24 @@ pub struct Connection<T: Transport> {
     /// Asked of the kernel on the first access-log line, and only then.
     peer: Option<SocketAddr>,
     input: InputBuffer,
+    /// Keeps its place in a head that arrives in parts, so it reads each byte once.
+    head: HeadParser,
     output: Vec<u8>,
     written: usize,
     state: State,
-    /// Start of the current state's clock: when the request began (for a new connection,
-    /// its accept: time spent waiting counts), or when the connection became quiet.
-    since: Instant,
+    accepted: Instant,
+    /// When the current request began: its first bytes arrived, or, for the first request,
+    /// the accept (time spent waiting counts); for one buffered behind another, when the
+    /// one before it was answered.
+    request_began: Instant,
+    /// When the latest answer was sent: the start of the quiet time after it.
+    answered: Instant,
     /// Whether the client has sent anything yet.
     spoken: bool,
     /// Whether the latest turn of work received anything.
     heard: bool,
-    /// Set while a write waits for the client to read.
+    /// Set while a write waits for the client to read: when the last write that made
+    /// progress (or, if none did, the first) was cut short.
     write_blocked_since: Option<Instant>,
     log_request: String,
 }
@@ -146,10 +164,13 @@ impl<T: Transport> Connection<T> {
             transport,
             peer: None,
             input: InputBuffer::default(),
+            head: HeadParser::default(),
             output: Vec::new(),
             written: 0,
             state: State::Head,
-            since: accepted,
+            accepted,
+            request_began: accepted,
+            answered: accepted,
             spoken: false,
             heard: false,
             write_blocked_since: None,
@@ -176,12 +197,12 @@ impl<T: Transport> Connection<T> {
             return None;
         }
         if self.spoken {
-            return Some(self.since);
+            return Some(self.answered);
         }
         Some(
-            self.since
+            self.accepted
                 .checked_sub(shared.accept_defer)
-                .unwrap_or(self.since),
+                .unwrap_or(self.accepted),
         )
     }
 
@@ -212,7 +233,7 @@ impl<T: Transport> Connection<T> {
         }
         match self.state {
             State::Head | State::Body { .. } | State::Closing { .. } => {
-                self.since + shared.request_timeout
+                self.request_began + shared.request_timeout
             }
             State::Lingering { until, .. } => until,
         }
@@ -228,7 +249,7 @@ impl<T: Transport> Connection<T> {
                 // A request may have arrived since we last looked: answer it rather than
                 // close under it.
                 let next = self.on_ready(cx);
-                if next == Next::Wait(Interest::Read) && !self.heard {
+                if next == Next::WaitToRead && !self.heard {
                     return self.close_quietly(cx);
                 }
                 next
@@ -250,22 +271,62 @@ impl<T: Transport> Connection<T> {
     /// Closes a quiet connection gracefully: FIN, then drop what the client still sends
     /// for a moment, so that it sees the end of the stream instead of a reset.
     pub fn close_quietly(&mut self, cx: &mut Context) -> Next {
-        self.state = State::Closing { linger: true };
-        let next = self.close(cx, true);
+        self.state = State::Closing(Then::Linger);
+        let next = self.close(cx, Then::Linger);
         self.release_buffers(cx.buffers);
         next
     }
 
     /// Refuses a new connection with an error answer (to HEAD without a body, so the bytes
-    /// already sent are read first), then closes it gracefully.
+    /// already sent are read first), then closes it gracefully. A liveness probe is
+    /// answered instead: see `answer_liveness_probe`. Bounded like the refusal: one read
+    /// of what has already arrived, no wait.
     pub fn refuse(&mut self, cx: &mut Context, status: u16, reason: &str) -> Next {
         let transport = &self.transport;
         let _ = self
             .input
             .read_with(&mut cx.buffers.input, |room| transport.read(room));
-        let head_only = names_head(self.input.filled());
-        self.fail(cx, status, reason, head_only);
+        if !self.answer_liveness_probe(cx) {
+            let head_only = names_head(self.input.filled());
+            self.fail(cx, status, reason, head_only);
+        }
         self.on_ready(cx)
+    }
+
+    /// Answers `GET /ping` (or `HEAD`) if that is what has arrived, complete and without a
+    /// body, then closes: a busy service is alive, and a refused liveness probe would have
+    /// Kubernetes restart it for being busy. Any other request gets the refusal.
+    fn answer_liveness_probe(&mut self, cx: &mut Context) -> bool {
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let Ok(Status::Complete { head, .. }) = parse_head(self.input.filled(), &mut storage)
+        else {
+            return false;
+        };
+        let method = match interpret(&head) {
+            Ok(request)
+                if request.path == "/ping"
+                    && request.body == BodyFraming::None
+                    && matches!(request.method, Method::Get | Method::Head) =>
+            {
+                request.method
+            }
+            _ => return false,
+        };
+        let shared = cx.shared;
+        if shared.access_log.enabled() {
+            self.log_request.clear();
+            self.log_request
+                .push_str(&String::from_utf8_lossy(head.method));
+            self.log_request.push_str(" /ping");
+        }
+        let response = shared.routes.respond(method, "/ping");
+        let (date, server) = (cx.clock.date(), &shared.server);
+        let head_only = method == Method::Head;
+        let sent = write_closing(self.output_buffer(cx), &response, head_only, date, server);
+        self.log(&shared.access_log, response.status, sent);
+        // Whatever else it sent is dropped while lingering, as after a refusal.
+        self.state = State::Closing(Then::Linger);
+        true
     }
 
     /// The socket is ready (or may be): do all the work that can be done without waiting.
@@ -292,7 +353,7 @@ impl<T: Transport> Connection<T> {
         self.heard = false;
         loop {
             match self.state {
-                State::Closing { linger } => return self.close(cx, linger),
+                State::Closing(then) => return self.close(cx, then),
                 State::Lingering { .. } => return self.linger(cx),
                 State::Head | State::Body { .. } => {}
             }
@@ -311,7 +372,7 @@ impl<T: Transport> Connection<T> {
             // A read that did not fill the buffer drained the socket: rather than a read
             // that would block (a syscall per request), wait for readiness.
             if reads == READS_PER_TURN || (reads > 0 && self.input.last_read_was_short()) {
-                return Next::Wait(Interest::Read);
+                return Next::WaitToRead;
             }
             reads += 1;
             let was_quiet = self.input.is_empty();
@@ -323,13 +384,13 @@ impl<T: Transport> Connection<T> {
                 Ok(0) => return Next::Close,
                 Ok(_) => {
                     if was_quiet && self.spoken {
-                        self.since = cx.clock.now(); // a new request begins
+                        self.request_began = cx.clock.now();
                     }
                     self.spoken = true;
                     self.heard = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Next::Wait(Interest::Read);
+                    return Next::WaitToRead;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,
@@ -358,7 +419,7 @@ impl<T: Transport> Connection<T> {
             return Progress::NeedInput;
         }
         let mut storage = [Header::EMPTY; MAX_HEADERS];
-        let (head, len) = match parse_head(self.input.filled(), &mut storage) {
+        let (head, len) = match self.head.parse(self.input.filled(), &mut storage) {
             Ok(Status::Complete { head, len }) => (head, len),
             Ok(Status::Partial) => return Progress::NeedInput,
             Err(e) => {
@@ -414,6 +475,7 @@ impl<T: Transport> Connection<T> {
         let done = match &mut left {
             BodyLeft::Length(remaining) => {
                 let take = (*remaining).min(self.input.filled().len() as u64);
+                crate::http::examined(take as usize);
                 self.input.consume(take as usize);
                 *remaining -= take;
                 *remaining == 0
@@ -474,12 +536,12 @@ impl<T: Transport> Connection<T> {
         self.log(&cx.shared.access_log, pending.response.status, sent);
         if keep_alive {
             self.state = State::Head;
-            self.since = cx.clock.now();
+            self.answered_at(cx.clock.now());
+        } else if self.input.is_empty() {
+            self.state = State::Closing(Then::Close);
         } else {
             // Unread input after the last request: linger so our answer is not reset.
-            self.state = State::Closing {
-                linger: !self.input.is_empty(),
-            };
+            self.state = State::Closing(Then::Linger);
         }
     }
 
@@ -490,22 +552,29 @@ impl<T: Transport> Connection<T> {
             status,
             body: body.as_bytes(),
             allow: false,
+            no_store: false,
         };
         let (date, server) = (cx.clock.date(), &cx.shared.server);
         let sent = write_closing(self.output_buffer(cx), &error, head_only, date, server);
         self.log(&cx.shared.access_log, status, sent);
-        self.state = State::Closing { linger: true };
+        self.state = State::Closing(Then::Linger);
     }
 
     /// Writes pending output. `None` when all is sent; otherwise what to do next.
     fn flush(&mut self, clock: &Clock) -> Option<Next> {
+        let before = self.written;
         while self.written < self.output.len() {
             match self.transport.write(&self.output[self.written..]) {
                 Ok(0) => return Some(Next::Close),
                 Ok(n) => self.written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.write_blocked_since.get_or_insert(clock.now());
-                    return Some(Next::Wait(Interest::Write));
+                    // The write timeout counts time without progress (as nginx's
+                    // send_timeout): a client that reads slowly but steadily is not cut
+                    // off, one that stops reading is.
+                    if self.written > before || self.write_blocked_since.is_none() {
+                        self.write_blocked_since = Some(clock.now());
+                    }
+                    return Some(Next::WaitToWrite);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Some(Next::Close),
@@ -515,16 +584,23 @@ impl<T: Transport> Connection<T> {
         self.written = 0;
         if self.write_blocked_since.take().is_some() && matches!(self.state, State::Head) {
             // The client has had the answer only now: its quiet time starts now.
-            self.since = clock.now();
+            self.answered_at(clock.now());
         }
         None
     }
 
-    fn close(&mut self, cx: &mut Context, linger: bool) -> Next {
+    /// The latest answer is complete at `now`: the quiet time after it starts, and so
+    /// does the time of a request already buffered behind it.
+    fn answered_at(&mut self, now: Instant) {
+        self.answered = now;
+        self.request_began = now;
+    }
+
+    fn close(&mut self, cx: &mut Context, then: Then) -> Next {
         if let Some(next) = self.flush(cx.clock) {
             return next;
         }
-        if !linger || self.transport.shutdown_write().is_err() {
+        if then == Then::Close || self.transport.shutdown_write().is_err() {
             return Next::Close;
         }
         self.input.clear();
@@ -549,7 +625,7 @@ impl<T: Transport> Connection<T> {
                 Ok(0) => return Next::Close,
                 Ok(n) => *drained += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Next::Wait(Interest::Read);
+                    return Next::WaitToRead;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,
@@ -562,7 +638,13 @@ impl<T: Transport> Connection<T> {
             if self.peer.is_none() {
                 self.peer = self.transport.peer_addr();
             }
-            log.request(self.peer, &self.log_request, status, body_bytes, self.since);
+            log.request(
+                self.peer,
+                &self.log_request,
+                status,
+                body_bytes,
+                self.request_began,
+            );
             self.log_request.clear();
         }
     }

@@ -4,11 +4,11 @@
 
 use crate::clock::Clock;
 use crate::connection::{Buffers, Connection, Context, Next, Shared};
-use crate::epoll::{Epoll, Event, Interest};
 use crate::faults;
-use crate::server::report;
+use crate::report::report;
 use crate::slot_heap::SlotHeap;
-use crate::socket;
+use crate::sys::errno::*;
+use crate::sys::{self, Epoll, Event, Interest};
 use crate::workers::Workers;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
@@ -41,13 +41,52 @@ pub enum Ending {
     Failed,
 }
 
+/// Where a connection stands against the loop's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Served: counted against the connection limit.
+    Served,
+    /// Only closing gracefully: one of the loop's bounded lingering places.
+    Lingering,
+}
+
 struct Entry {
     conn: Connection<TcpStream>,
-    interest: Interest,
+    /// What it waits for: `Next::WaitToRead` or `Next::WaitToWrite`.
+    waits: Next,
     deadline: Instant,
     quiet_since: Option<Instant>,
-    /// Counted against the connection limit: served, not merely closing.
-    counted: bool,
+    place: Place,
+}
+
+/// An accept error that concerns one connection (or a signal), not the listener: the
+/// next accept may well work, so it is retried at once, not paused and reported as
+/// running out of descriptors is.
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            EINTR
+                | ECONNABORTED
+                | EPROTO
+                | ENETDOWN
+                | ENOPROTOOPT
+                | EHOSTDOWN
+                | ENONET
+                | EHOSTUNREACH
+                | EOPNOTSUPP
+                | ENETUNREACH
+        )
+    )
+}
+
+/// The readiness that ends a connection's wait; `None` when it waits for nothing.
+fn interest(next: Next) -> Option<Interest> {
+    match next {
+        Next::WaitToRead => Some(Interest::Read),
+        Next::WaitToWrite => Some(Interest::Write),
+        Next::Close => None,
+    }
 }
 
 pub struct EventLoop {
@@ -126,11 +165,7 @@ impl EventLoop {
             };
             let n = match waited {
                 Ok(n) => n,
-                Err(e) => {
-                    report(&format!("worker {}: epoll_wait failed: {e}", self.index));
-                    self.close_all();
-                    return Ending::Failed;
-                }
+                Err(e) => return self.fail(&format!("epoll_wait failed: {e}")),
             };
             // One reading of the clocks serves every event of this wake-up.
             self.clock.tick();
@@ -146,11 +181,11 @@ impl EventLoop {
             self.expire(now);
             self.publish();
             if let Some(deadline) = self.shutdown_deadline {
-                if self.open() == 0 && self.take_handed_over(true) {
+                if self.open() == 0 && self.close_inbox() {
                     return Ending::Drained;
                 }
                 if now >= deadline {
-                    self.take_handed_over(true);
+                    self.close_inbox();
                     self.close_all();
                     return Ending::GraceOver;
                 }
@@ -197,10 +232,17 @@ impl EventLoop {
             let Some(listener) = &self.listener else {
                 return;
             };
-            let stream = match socket::accept_nonblocking(listener) {
+            let accepted = if faults::injected_once("accept_eproto") {
+                Err(io::Error::from_raw_os_error(EPROTO))
+            } else {
+                sys::accept_nonblocking(listener)
+            };
+            let stream = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                // The listener stays readable while connections wait: once this turn is
+                // over, epoll wakes the loop for the next one at once.
+                Err(e) if is_transient(&e) => continue,
                 Err(e) => return self.pause_accepting(&e),
             };
             if self.accept_failures > 0 {
@@ -233,7 +275,7 @@ impl EventLoop {
                 _ => return self.refuse_claimed(stream),
             }
         }
-        self.serve(stream, true);
+        self.serve(stream);
     }
 
     /// Connections quiet since this time or earlier may be closed to make room.
@@ -243,14 +285,15 @@ impl EventLoop {
             .unwrap_or(now)
     }
 
-    fn serve(&mut self, stream: TcpStream, counted: bool) {
+    /// Serves a connection counted against the limit.
+    fn serve(&mut self, stream: TcpStream) {
         // The listener's TCP_DEFER_ACCEPT means the request has usually arrived: serve
         // it now, and only involve epoll if the connection must wait (keep-alive, or a
         // request still on its way). A `Connection: close` request never touches it.
         let mut conn = Connection::new(stream, self.clock.now());
         let (_, mut cx) = self.context();
         let next = conn.on_ready(&mut cx);
-        self.insert(conn, next, counted);
+        self.insert(conn, next, Place::Served);
     }
 
     /// Answers 503 to a newcomer there is no room for, closing gracefully (not a reset,
@@ -259,7 +302,7 @@ impl EventLoop {
         let mut conn = Connection::new(stream, self.clock.now());
         let (_, mut cx) = self.context();
         let next = conn.refuse(&mut cx, 503, "too many connections, retry shortly");
-        self.insert(conn, next, false);
+        self.insert(conn, next, Place::Lingering);
     }
 
     /// Gives back the place a newcomer claimed over the limit, and refuses it.
@@ -295,16 +338,16 @@ impl EventLoop {
         }
     }
 
-    /// Registers a connection that must wait. Counted ones are served; the others only
+    /// Registers a connection that must wait. Served ones are counted; the others only
     /// close gracefully, and there is room for a bounded number of those.
-    fn insert(&mut self, conn: Connection<TcpStream>, next: Next, counted: bool) {
-        let Next::Wait(interest) = next else {
-            if counted {
+    fn insert(&mut self, conn: Connection<TcpStream>, next: Next, place: Place) {
+        let Some(interest) = interest(next) else {
+            if place == Place::Served {
                 self.workers.capacity.release();
             }
             return;
         };
-        if !counted && !self.take_lingering_place() {
+        if place == Place::Lingering && !self.take_lingering_place() {
             return;
         }
         let index = self.free.pop().unwrap_or_else(|| {
@@ -317,21 +360,17 @@ impl EventLoop {
             .is_err()
         {
             self.free.push(index);
-            if counted {
-                self.workers.capacity.release();
-            } else {
-                self.lingering -= 1;
-            }
+            self.give_back(place);
             return;
         }
         let deadline = conn.deadline(&self.shared);
         self.deadlines.set(index, deadline);
         self.conns[index] = Some(Entry {
             conn,
-            interest,
+            waits: next,
             deadline,
             quiet_since: None,
-            counted,
+            place,
         });
         self.settle(index, next);
     }
@@ -351,10 +390,10 @@ impl EventLoop {
         let Some(entry) = self.conns[index].as_mut() else {
             return;
         };
-        let Next::Wait(interest) = next else {
+        let Some(interest) = interest(next) else {
             return self.remove(index);
         };
-        if interest != entry.interest {
+        if next != entry.waits {
             if self
                 .epoll
                 .modify(entry.conn.transport(), interest, index as u64)
@@ -362,9 +401,9 @@ impl EventLoop {
             {
                 return self.remove(index);
             }
-            entry.interest = interest;
+            entry.waits = next;
         }
-        let starts_lingering = entry.counted && entry.conn.is_lingering();
+        let starts_lingering = entry.place == Place::Served && entry.conn.is_lingering();
         if starts_lingering {
             // Still counted if there is no place: `remove` then gives back the right one.
             if !self.take_lingering_place() {
@@ -375,7 +414,9 @@ impl EventLoop {
         let Some(entry) = self.conns[index].as_mut() else {
             return;
         };
-        entry.counted &= !starts_lingering;
+        if starts_lingering {
+            entry.place = Place::Lingering;
+        }
         let deadline = entry.conn.deadline(&self.shared);
         if deadline != entry.deadline {
             self.deadlines.set(index, deadline);
@@ -408,10 +449,14 @@ impl EventLoop {
         self.free.push(index);
         self.deadlines.remove(index);
         self.quiet.remove(index);
-        if entry.counted {
-            self.workers.capacity.release();
-        } else {
-            self.lingering -= 1;
+        self.give_back(entry.place);
+    }
+
+    /// Gives back the place a connection held, as it leaves the loop.
+    fn give_back(&mut self, place: Place) {
+        match place {
+            Place::Served => self.workers.capacity.release(),
+            Place::Lingering => self.lingering -= 1,
         }
     }
 
@@ -462,24 +507,31 @@ impl EventLoop {
         if self.shared.is_shutting_down() {
             self.begin_shutdown();
         }
-        self.take_handed_over(false);
+        let handed_over = self.workers.take_handed_over(self.index);
+        self.serve_handed_over(handed_over);
+    }
+
+    /// Takes the last connections handed over and closes the inbox: nothing handed over
+    /// after that would be served. True if there were none.
+    fn close_inbox(&mut self) -> bool {
+        let handed_over = self.workers.close_inbox(self.index);
+        let none = handed_over.is_empty();
+        self.serve_handed_over(handed_over);
+        none
     }
 
     /// Serves the connections other loops handed over, each after closing a quiet one to
-    /// make room; true if there were none.
-    fn take_handed_over(&mut self, closing: bool) -> bool {
-        let streams = self.workers.take_handed_over(self.index, closing);
-        let none = streams.is_empty();
+    /// make room.
+    fn serve_handed_over(&mut self, streams: Vec<TcpStream>) {
         for stream in streams {
             let quiet_before = self.quiet_before();
             if self.shared.is_shutting_down() || self.evict_oldest_quiet(quiet_before) {
-                self.serve(stream, true);
+                self.serve(stream);
             } else {
                 // The quiet connection we were counted on has spoken since.
                 self.refuse_claimed(stream);
             }
         }
-        none
     }
 
     /// Stops accepting at once; then every connection is answered with `Connection: close`
@@ -496,9 +548,9 @@ impl EventLoop {
             // Clients already queued have sent their request (TCP_DEFER_ACCEPT): closing
             // the listener would reset them. Serve them, with `Connection: close`.
             for _ in 0..MAX_ACCEPTED_AT_SHUTDOWN {
-                match socket::accept_nonblocking(&listener) {
+                match sys::accept_nonblocking(&listener) {
                     Ok(stream) => self.admit(stream),
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                    Err(e) if is_transient(&e) => {}
                     Err(_) => break,
                 }
             }
@@ -506,11 +558,24 @@ impl EventLoop {
         self.accept_paused_until = None;
         // Quiet connections now wait only the short quiet interval.
         for index in 0..self.conns.len() {
-            if self.conns[index].is_some() {
-                let interest = self.conns[index].as_ref().map(|e| e.interest);
-                self.settle(index, Next::Wait(interest.unwrap_or(Interest::Read)));
+            if let Some(waits) = self.conns[index].as_ref().map(|e| e.waits) {
+                self.settle(index, waits);
             }
         }
+    }
+
+    /// The loop cannot go on: reports why and closes its connections. Other loops must
+    /// not count on it from now on: its inbox closes (what waits there is closed and
+    /// given back) and it publishes that it holds no quiet connection.
+    fn fail(&mut self, why: &str) -> Ending {
+        report(&format!("worker {}: {why}", self.index));
+        for stream in self.workers.close_inbox(self.index) {
+            drop(stream);
+            self.workers.capacity.release();
+        }
+        self.close_all();
+        self.publish();
+        Ending::Failed
     }
 
     fn close_all(&mut self) {
@@ -556,6 +621,133 @@ mod tests {
         )
         .unwrap();
         (event_loop, shared)
+    }
+
+    #[test]
+    fn a_loop_that_failed_takes_no_more_hand_overs_and_holds_no_quiet_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, _) = event_loop(listener);
+        let workers = Arc::clone(&event_loop.workers);
+        // A quiet connection, published, and a newcomer handed over to take its place.
+        let mut quiet = TcpStream::connect(addr).unwrap();
+        quiet
+            .write_all(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        event_loop.accept();
+        event_loop.publish();
+        let later = Instant::now() + Duration::from_secs(10);
+        assert_eq!(workers.holder_of_oldest_quiet(later), Some(0));
+        assert!(workers.capacity.claim());
+        assert!(
+            workers
+                .hand_over(0, TcpStream::connect(addr).unwrap())
+                .is_ok()
+        );
+
+        assert_eq!(event_loop.fail("injected"), Ending::Failed);
+        assert_eq!(
+            workers.holder_of_oldest_quiet(later),
+            None,
+            "publishes that it holds no quiet connection"
+        );
+        assert!(
+            workers
+                .hand_over(0, TcpStream::connect(addr).unwrap())
+                .is_err(),
+            "its inbox is closed"
+        );
+        assert_eq!(
+            workers.capacity.open(),
+            0,
+            "what was handed over is given back"
+        );
+    }
+
+    #[test]
+    fn accept_errors_of_one_connection_are_transient_running_out_is_not() {
+        let transient = [
+            EINTR,
+            ECONNABORTED,
+            EPROTO,
+            ENETDOWN,
+            ENOPROTOOPT,
+            EHOSTDOWN,
+            ENONET,
+            EHOSTUNREACH,
+            EOPNOTSUPP,
+            ENETUNREACH,
+        ];
+        for errno in transient {
+            assert!(
+                is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or memory.
+        for errno in [24, 23, 105, 12] {
+            assert!(
+                !is_transient(&io::Error::from_raw_os_error(errno)),
+                "{errno}"
+            );
+        }
+        assert!(!is_transient(&io::Error::other("no errno")));
+    }
+
+    /// A client that has sent `GET path`, as the listener's accept deferral hands it over.
+    fn client_with_request(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        client
+    }
+
+    #[test]
+    fn at_shutdown_the_last_connections_handed_over_are_served_and_the_inbox_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, shared) = event_loop(listener);
+        let workers = Arc::clone(&event_loop.workers);
+        shared.shutting_down.store(true, Ordering::Release);
+        let mut client = client_with_request(addr, "/ping");
+        std::thread::sleep(Duration::from_millis(50));
+        let handed_over = event_loop.listener.as_ref().unwrap().accept().unwrap().0;
+        handed_over.set_nonblocking(true).unwrap();
+        assert!(workers.capacity.claim());
+        assert!(workers.hand_over(0, handed_over).is_ok());
+        assert!(!event_loop.close_inbox(), "there was one");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(event_loop.close_inbox(), "none left");
+        let late = TcpStream::connect(addr).unwrap();
+        assert!(workers.hand_over(0, late).is_err(), "closed");
+    }
+
+    #[test]
+    fn a_refused_connection_holds_a_lingering_place_until_it_is_gone() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, _) = event_loop(listener);
+        // Not /ping, which a busy service answers all the same.
+        let mut client = client_with_request(addr, "/");
+        std::thread::sleep(Duration::from_millis(50));
+        let stream = sys::accept_nonblocking(event_loop.listener.as_ref().unwrap()).unwrap();
+        event_loop.refuse(stream);
+        assert_eq!(event_loop.lingering, 1, "answered 503, lingering after FIN");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        drop(client);
+        std::thread::sleep(Duration::from_millis(50));
+        event_loop.close_all();
+        assert_eq!(event_loop.lingering, 0, "the place is given back");
+        assert_eq!(event_loop.workers.capacity.open(), 0, "it never counted");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! micro-service: a tiny HTTP/1.1 service. Configuration in, server out; see `--help`.
+// All unsafe code is in `sys`, the one module that talks to the OS through FFI.
+#![deny(unsafe_code)]
 
 mod access_log;
 mod buffer_pool;
 mod clock;
 mod config;
 mod connection;
-mod epoll;
 mod event_loop;
 mod faults;
 mod healthcheck;
@@ -13,16 +14,19 @@ mod http;
 mod input;
 mod listen;
 mod log_output;
+mod report;
 mod routes;
 mod server;
 mod signals;
 mod slot_heap;
-mod socket;
+#[allow(unsafe_code)]
+mod sys;
 mod transport;
 mod workers;
 
 use config::{Command, Config};
 use log_output::LogOutput;
+use report::report;
 use server::Outcome;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,14 +72,14 @@ fn serve(config: Config) -> ExitCode {
     let log = match LogOutput::to_stdout() {
         Ok(log) => Arc::new(log),
         Err(e) => {
-            server::report(&format!("cannot start the log writer: {e}"));
+            report(&format!("cannot start the log writer: {e}"));
             return ExitCode::FAILURE;
         }
     };
     let (listener, note) = match server::bind(&config) {
         Ok(bound) => bound,
         Err(e) => {
-            server::report(&format!("cannot listen on port {}: {e}", config.port));
+            report(&format!("cannot listen on port {}: {e}", config.port));
             return ExitCode::FAILURE;
         }
     };
@@ -86,7 +90,7 @@ fn serve(config: Config) -> ExitCode {
     let (addr, server) = match started {
         Ok(started) => started,
         Err(e) => {
-            server::report(&format!("cannot start: {e}"));
+            report(&format!("cannot start: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -98,21 +102,30 @@ fn serve(config: Config) -> ExitCode {
         server::version()
     ));
     let (stopper, on_error) = (server.stopper(), server.stopper());
-    let signal_log = Arc::clone(&log);
+    let (signal_log, again_log) = (Arc::clone(&log), Arc::clone(&log));
     let watching = signals::on_termination(
         move |signal| {
             signal_log.line(format!(
-                "received {signal}: finishing requests in flight (grace {grace:?})\n"
+                "received {}: finishing requests in flight (grace {grace:?})\n",
+                signal.name()
             ));
             stopper.stop();
         },
+        move |signal| {
+            again_log.line(format!(
+                "received {} again: stopping at once, without finishing requests in flight\n",
+                signal.name()
+            ));
+            again_log.flush(FINAL_FLUSH);
+            std::process::exit(1);
+        },
         move |e| {
-            server::report(&format!("cannot wait for SIGTERM: {e}; stopping"));
+            report(&format!("cannot wait for SIGTERM: {e}; stopping"));
             on_error.fail();
         },
     );
     if let Err(e) = watching {
-        server::report(&format!("cannot start the signal thread: {e}"));
+        report(&format!("cannot start the signal thread: {e}"));
         return ExitCode::FAILURE;
     }
     let code = match server.run() {
@@ -125,11 +138,11 @@ fn serve(config: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Outcome::Failed) => {
-            server::report("stopped: the server could no longer serve (see above)");
+            report("stopped: the server could no longer serve (see above)");
             ExitCode::FAILURE
         }
         Err(e) => {
-            server::report(&format!("cannot start the workers: {e}"));
+            report(&e.to_string());
             ExitCode::FAILURE
         }
     };

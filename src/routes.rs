@@ -34,6 +34,17 @@ impl FailureRate {
 
 impl Routes {
     pub fn respond(&self, method: Method, path: &str) -> Response<'static> {
+        let response = self.route(method, path);
+        // A probe must reach the service: a cache that answered for it would hide a
+        // failure (or invent one), and 200, 404 and 405 may be cached heuristically.
+        let no_store = matches!(path, "/ping" | "/health");
+        Response {
+            no_store,
+            ..response
+        }
+    }
+
+    fn route(&self, method: Method, path: &str) -> Response<'static> {
         let body: &'static [u8] = match path {
             "/" => b"Hello World!",
             "/ping" => b"Pong!",
@@ -83,6 +94,7 @@ fn reply(status: u16, body: &'static [u8], allow: bool) -> Response<'static> {
         status,
         body,
         allow,
+        no_store: false,
     }
 }
 
@@ -111,6 +123,25 @@ mod tests {
         assert_eq!(STEADY.respond(Method::Get, "/ping/").status, 404);
         assert_eq!(STEADY.respond(Method::Unknown, "/").status, 501);
         assert_eq!(STEADY.respond(Method::Unknown, "/nope").status, 501);
+    }
+
+    #[test]
+    fn probe_answers_are_never_stored_by_caches() {
+        let broken = Routes {
+            health_failure_rate: FailureRate::from_billionths(1_000_000_000).unwrap(),
+        };
+        for (routes, method, path) in [
+            (STEADY, Method::Get, "/ping"),
+            (STEADY, Method::Head, "/ping"),
+            (STEADY, Method::Post, "/ping"),
+            (STEADY, Method::Get, "/health"),
+            (broken, Method::Get, "/health"),
+            (STEADY, Method::Delete, "/health"),
+        ] {
+            assert!(routes.respond(method, path).no_store, "{method:?} {path}");
+        }
+        assert!(!STEADY.respond(Method::Get, "/").no_store);
+        assert!(!STEADY.respond(Method::Get, "/nope").no_store);
     }
 
     #[test]

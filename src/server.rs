@@ -5,10 +5,12 @@ use crate::access_log::AccessLog;
 use crate::config::Config;
 use crate::connection::Shared;
 use crate::event_loop::{Ending, EventLoop};
+use crate::faults;
 use crate::listen::{self, Stack};
 use crate::log_output::LogOutput;
+use crate::report::report;
 use crate::routes::Routes;
-use crate::socket;
+use crate::sys;
 use crate::workers::{self, Workers};
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -33,7 +35,7 @@ pub fn version() -> &'static str {
 /// the second value explains.
 pub fn bind(config: &Config) -> io::Result<(TcpListener, Option<String>)> {
     let (listener, note) = match config.bind {
-        Some(ip) => (TcpListener::bind((ip, config.port))?, None),
+        Some(ip) => (listen::on(ip, config.port)?, None),
         None => match listen::all_interfaces(config.port)? {
             (listener, Stack::Dual) => (listener, None),
             (listener, Stack::Ipv4Only(why)) => (
@@ -42,7 +44,7 @@ pub fn bind(config: &Config) -> io::Result<(TcpListener, Option<String>)> {
             ),
         },
     };
-    socket::tune_listener(&listener, DEFER_ACCEPT.as_secs() as i32)?;
+    sys::tune_listener(&listener, DEFER_ACCEPT.as_secs() as i32)?;
     Ok((listener, note))
 }
 
@@ -140,32 +142,27 @@ impl Server {
     pub fn run(self) -> io::Result<Outcome> {
         let mut handles = Vec::with_capacity(self.config.workers);
         for (index, woken) in self.wake_ups.into_iter().enumerate() {
-            let event_loop = EventLoop::new(
+            let started = start_worker(
                 index,
-                self.listener.try_clone()?,
+                &self.listener,
                 woken,
-                Arc::clone(&self.stopper.shared),
-                Arc::clone(&self.stopper.workers),
+                &self.stopper,
                 self.config.shutdown_timeout,
-            )?;
-            let guard = FailOnPanic(self.stopper.clone());
-            let spawned = thread::Builder::new()
-                .name(format!("worker-{index}"))
-                .stack_size(WORKER_STACK_SIZE)
-                .spawn(move || {
-                    let ending = event_loop.run();
-                    if ending == Ending::Failed {
-                        guard.0.fail();
-                    }
-                    ending
-                });
-            match spawned {
+            );
+            match started {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {
                     // Those already started must not serve on: stop them, then report.
                     self.stopper.fail();
+                    let started = handles.len();
                     handles.into_iter().for_each(|h| drop(h.join()));
-                    return Err(e);
+                    let plural = if started == 1 { "" } else { "s" };
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot start worker {index}: {e}; stopped the {started} worker{plural} already started"
+                        ),
+                    ));
                 }
             }
         }
@@ -194,8 +191,34 @@ impl Server {
     }
 }
 
-/// Errors go to stderr directly: rare, and a failed write there must not panic.
-pub fn report(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "micro-service: {message}");
+/// Starts worker `index`'s event loop on a thread of its own.
+fn start_worker(
+    index: usize,
+    listener: &TcpListener,
+    woken: UnixStream,
+    stopper: &Stopper,
+    shutdown_timeout: Duration,
+) -> io::Result<thread::JoinHandle<Ending>> {
+    if index == 1 && faults::injected("worker_start") {
+        return Err(io::Error::other("injected fault"));
+    }
+    let event_loop = EventLoop::new(
+        index,
+        listener.try_clone()?,
+        woken,
+        Arc::clone(&stopper.shared),
+        Arc::clone(&stopper.workers),
+        shutdown_timeout,
+    )?;
+    let guard = FailOnPanic(stopper.clone());
+    thread::Builder::new()
+        .name(format!("worker-{index}"))
+        .stack_size(WORKER_STACK_SIZE)
+        .spawn(move || {
+            let ending = event_loop.run();
+            if ending == Ending::Failed {
+                guard.0.fail();
+            }
+            ending
+        })
 }

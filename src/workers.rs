@@ -133,10 +133,15 @@ impl Workers {
         Ok(())
     }
 
-    /// What was handed to loop `index`; with `close`, nothing more will be.
-    pub fn take_handed_over(&self, index: usize, close: bool) -> Vec<TcpStream> {
+    /// What was handed to loop `index`.
+    pub fn take_handed_over(&self, index: usize) -> Vec<TcpStream> {
+        std::mem::take(&mut lock(&self.peers[index].inbox).streams)
+    }
+
+    /// What was handed to loop `index`, the last: nothing more will be.
+    pub fn close_inbox(&self, index: usize) -> Vec<TcpStream> {
         let mut inbox = lock(&self.peers[index].inbox);
-        inbox.closed |= close;
+        inbox.closed = true;
         std::mem::take(&mut inbox.streams)
     }
 
@@ -216,7 +221,12 @@ mod tests {
             "loop 1 was woken"
         );
         assert!((&wake_ups[0]).read(&mut byte).is_err(), "loop 0 was not");
-        assert_eq!(workers.take_handed_over(1, true).len(), MAX_HANDED_OVER);
+        assert_eq!(workers.take_handed_over(1).len(), MAX_HANDED_OVER);
+        assert!(
+            workers.hand_over(1, stream()).is_ok(),
+            "taking leaves it open"
+        );
+        assert_eq!(workers.close_inbox(1).len(), 1);
         assert!(workers.hand_over(1, stream()).is_err(), "closed at exit");
     }
 

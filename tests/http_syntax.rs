@@ -1,84 +1,39 @@
 //! The same bytes get the same answer from the running service, whether they arrive in one
-//! write or one byte per write (issue 10 items 12-14). Self-contained: it starts the real
-//! binary on an ephemeral loopback port and speaks raw HTTP to it.
+//! write or one byte per write (issue 10 items 12-14).
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+use common::{IO_TIMEOUT, Service};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Generous: a loaded CI machine must not turn into a flaky test.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Service {
-    fn start() -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_micro-service"))
-            .env_clear()
-            .envs([
-                ("PORT", "0"),
-                ("BIND", "127.0.0.1"),
-                ("ACCESS_LOG", "off"),
-                ("HEALTH_FAILURE_RATE", "0"),
-                ("WORKERS", "1"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn micro-service");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut first)
-            .expect("the service prints its address when it listens");
-        let addr = first
-            .trim_end()
-            .rsplit(' ')
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected startup line {first:?}"));
-        Service { child, addr }
-    }
-
-    /// Sends `raw` on a fresh connection in the given pieces, pausing after each for the
-    /// service to read and judge what it has, then reads until the service closes; returns
-    /// the status of the first response. (The pauses only give a wrong answer its chance
-    /// to show: a right one does not depend on them.)
-    fn status(&self, raw: &[u8], cuts: &[usize], pause: Duration) -> u16 {
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut sent = 0;
-        for &end in cuts.iter().chain([&raw.len()]) {
-            // The service may answer and close before all is sent; its answer still counts.
-            if stream.write_all(&raw[sent..end]).is_err() {
-                break;
-            }
-            sent = end;
-            std::thread::sleep(pause);
+/// Sends `raw` on a fresh connection in the given pieces, pausing after each for the
+/// service to read and judge what it has, then reads until the service closes; returns
+/// the status of the first response. (The pauses only give a wrong answer its chance
+/// to show: a right one does not depend on them.)
+fn status(addr: SocketAddr, raw: &[u8], cuts: &[usize], pause: Duration) -> u16 {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut sent = 0;
+    for &end in cuts.iter().chain([&raw.len()]) {
+        // The service may answer and close before all is sent; its answer still counts.
+        if stream.write_all(&raw[sent..end]).is_err() {
+            break;
         }
-        let _ = stream.shutdown(Shutdown::Write);
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        let status_line = reply.split(|&b| b == b'\r').next().unwrap_or_default();
-        let text = String::from_utf8_lossy(status_line);
-        text.strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in {text:?}"))
+        sent = end;
+        std::thread::sleep(pause);
     }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let status_line = reply.split(|&b| b == b'\r').next().unwrap_or_default();
+    let text = String::from_utf8_lossy(status_line);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"))
 }
 
 /// A POST with a chunked body: `/` answers 405 to POST once the body has been read, so 405
@@ -90,7 +45,7 @@ fn post_chunked(body: &str) -> Vec<u8> {
 
 #[test]
 fn answers_the_same_whole_or_byte_by_byte() {
-    let service = Service::start();
+    let service = Service::start(&[("WORKERS", "1")]);
     let close = "Host: t\r\nConnection: close\r\n\r\n";
     let field_section = |size: usize| {
         let filler = "v".repeat(size - close.len() - "X: \r\n".len() + 2);
@@ -161,7 +116,7 @@ fn answers_the_same_whole_or_byte_by_byte() {
             ("8,260 bytes, then the rest", vec![8260.min(len - 1)], pause),
         ];
         for (how, cuts, pause) in segmentations {
-            let status = service.status(&raw, &cuts, pause);
+            let status = status(service.addr, &raw, &cuts, pause);
             if status != expected {
                 wrong.push(format!("{name}, {how}: {status}, not {expected}"));
             }

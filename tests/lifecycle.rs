@@ -2,7 +2,7 @@
 //! shutdown, as an operator or a container runtime sees them.
 
 mod common;
-use common::{Client, IO_TIMEOUT, Service};
+use common::{Client, IO_TIMEOUT, Service, wait_until};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
@@ -18,15 +18,13 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     thread::sleep(Duration::from_millis(100));
 
     service.signal("TERM");
-    thread::sleep(Duration::from_millis(300));
     assert!(
         idle.is_closed_by_server(),
         "idle keep-alive connections are closed"
     );
-    assert!(
-        TcpStream::connect(service.addr).is_err(),
-        "no new connections once stopping"
-    );
+    wait_until("no new connections once stopping", || {
+        TcpStream::connect(service.addr).is_err()
+    });
     assert!(
         service.is_running(),
         "still finishing the request in flight"
@@ -277,6 +275,61 @@ fn a_worker_that_panics_stops_the_server_with_exit_1() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("worker 1 panicked"), "{stderr}");
     assert!(!stderr.contains("grace period"), "{stderr}");
+}
+
+#[test]
+fn a_worker_that_cannot_start_stops_those_started_and_exits_1() {
+    let (status, stderr) = run_with_fault("worker_start");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot start worker 1: injected fault"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped the 1 worker already started"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_transient_accept_error_is_retried_at_once_without_a_report() {
+    let mut service = Service::start_this_build(&[("MICRO_SERVICE_FAULTS", "accept_eproto")]);
+    assert_eq!(service.get("/ping").status, 200);
+    service.signal("TERM");
+    let (status, _) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    let stderr = service.stderr_text();
+    assert!(!stderr.contains("cannot accept"), "{stderr}");
+    assert!(!stderr.contains("accepting again"), "{stderr}");
+}
+
+#[test]
+fn a_second_sigint_stops_at_once_with_exit_1() {
+    let mut service = Service::start(&[("SHUTDOWN_TIMEOUT", "60")]);
+    // A request in flight would hold the drain for the whole grace period.
+    let mut in_flight = Client::new(service.connect());
+    in_flight.send(b"GET /ping HTTP/1.1\r\nHost: t\r\n");
+    wait_until("the service accepts the client", || {
+        service.established_connections() == 1
+    });
+    service.signal("INT");
+    let first = service
+        .lines
+        .recv_timeout(IO_TIMEOUT)
+        .expect("a line on SIGINT");
+    assert!(first.contains("received SIGINT"), "{first}");
+    assert!(service.is_running(), "draining");
+    service.signal("INT");
+    let (status, took) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(1), "{}", service.stderr_text());
+    let lines: Vec<String> = service.lines.iter().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("received SIGINT again: stopping at once")),
+        "{lines:?}"
+    );
+    println!("exited {took:?} after the second SIGINT");
 }
 
 #[test]

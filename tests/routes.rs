@@ -42,6 +42,21 @@ fn every_response_carries_length_type_date_and_version() {
     }
 }
 
+/// Probe answers must come from the service: a cache in between must not keep them
+/// (RFC 9111 §5.2.2.5). Other answers leave caching to the defaults.
+#[test]
+fn probe_answers_forbid_caching() {
+    let service = Service::start(&[]);
+    for path in ["/ping", "/health"] {
+        assert_eq!(
+            service.get(path).header("cache-control"),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+    assert_eq!(service.get("/").header("cache-control"), None);
+}
+
 #[test]
 fn query_string_and_absolute_form_do_not_change_routing() {
     let service = Service::start(&[]);

@@ -1,20 +1,23 @@
 //! Faults under load, each bounded in time and count, each printing its figures
 //! (`make test-stress` runs them on the static musl build; `cargo test` skips them): requests lost at SIGTERM and at
 //! eviction, probes answered during a flood of silent connections, serving with stdout
-//! stalled or closed, memory of idle connections after a burst, wake-ups when idle.
-//! Linux only: figures come from /proc.
+//! stalled or closed, memory of idle connections after a burst, wake-ups when idle, CPU
+//! per byte of a head trickled one byte per packet. Linux only: figures come from /proc.
 
 mod common;
 use common::{Client, IO_TIMEOUT, Service};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{ChildStdout, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const GET_PING: &[u8] = b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n";
+/// What newcomers ask at the connection limit: `/ping` would be answered even with no
+/// room (a busy service is alive), `/` needs a place.
+const GET_ROOT: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 
 #[derive(Default)]
 struct Tally {
@@ -161,7 +164,7 @@ fn eviction_at_the_connection_limit_loses_no_request() {
                     let stream = TcpStream::connect(addr).unwrap();
                     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
                     let mut c = Client::new(stream);
-                    c.send(GET_PING);
+                    c.send(GET_ROOT);
                     match c.try_reply() {
                         Ok(r) if r.status == 200 => &newcomers.answered,
                         Ok(r) if r.status == 503 => &newcomers.refused,
@@ -234,7 +237,7 @@ fn a_flood_of_silent_connections_locks_no_client_out() {
         let stream = TcpStream::connect(service.addr).unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut probe = Client::new(stream);
-        probe.send(GET_PING);
+        probe.send(GET_ROOT);
         if probe.try_reply().is_ok_and(|r| r.status == 200) {
             served += 1;
         }
@@ -254,33 +257,9 @@ fn a_flood_of_silent_connections_locks_no_client_out() {
     assert_eq!(served, PROBES);
 }
 
-/// Starts the service with stdout a pipe that is read for the startup line and then
-/// not at all, as with a stuck log shipper.
-fn start_with_stalled_stdout() -> (std::process::Child, SocketAddr, std::process::ChildStdout) {
-    let mut child = common::service_command()
-        .env_clear()
-        .envs([
-            ("PORT", "0"),
-            ("BIND", "127.0.0.1"),
-            ("ACCESS_LOG", "on"),
-            ("WORKERS", "2"),
-            ("HEALTH_FAILURE_RATE", "0"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while byte[0] != b'\n' {
-        stdout.read_exact(&mut byte).unwrap();
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8(line).unwrap();
-    let addr = line.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
-    (child, addr, stdout)
+/// The service with access logging on and stdout unread, as with a stuck log shipper.
+fn start_with_stalled_stdout() -> (Service, ChildStdout) {
+    Service::start_with_stdout_unread(&[("ACCESS_LOG", "on"), ("WORKERS", "2")])
 }
 
 /// Answers to `n` pings on one connection, in order, until the first that fails.
@@ -297,35 +276,19 @@ fn ping_many(addr: SocketAddr, n: usize) -> usize {
         .count()
 }
 
-fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-fn signal(pid: u32, name: &str) {
-    let ok = Command::new("kill")
-        .args(["-s", name, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+/// Sends `signal` and waits for the exit, at most 10 s (a hung service fails the test).
+fn stop(service: &mut Service, signal: &str) -> ExitStatus {
+    service.signal(signal);
+    service.wait_exit(Duration::from_secs(10)).0
 }
 
 #[test]
 #[ignore = "the stress suite: make test-stress runs it on the release musl build"]
 fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
     const REQUESTS: usize = 5000;
-    let (mut child, addr, mut stdout) = start_with_stalled_stdout();
+    let (mut service, mut stdout) = start_with_stalled_stdout();
     let started = Instant::now();
-    let served = ping_many(addr, REQUESTS);
+    let served = ping_many(service.addr, REQUESTS);
     let took = started.elapsed();
     // Let the log writer catch up: the drop count is reported.
     let reader = thread::spawn(move || {
@@ -334,8 +297,7 @@ fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
         text
     });
     thread::sleep(Duration::from_millis(300));
-    signal(child.id(), "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = stop(&mut service, "TERM");
     let text = reader.join().unwrap();
     let logged = text.lines().filter(|l| l.contains("\"GET /ping\"")).count();
     let dropped: usize = text
@@ -353,26 +315,24 @@ fn a_stalled_stdout_neither_stops_serving_nor_sigterm() {
         REQUESTS,
         "every line is either logged or counted"
     );
-    assert!(status.is_some_and(|s| s.success()), "exit 0 on SIGTERM");
+    assert!(status.success(), "exit 0 on SIGTERM");
 }
 
 #[test]
 #[ignore = "the stress suite: make test-stress runs it on the release musl build"]
 fn sigterm_works_while_stdout_is_stalled_or_closed() {
-    let (mut child, addr, stdout) = start_with_stalled_stdout();
-    assert_eq!(ping_many(addr, 3000), 3000);
-    signal(child.id(), "TERM");
-    let stalled = wait_exit(&mut child, Duration::from_secs(10));
+    let (mut service, stdout) = start_with_stalled_stdout();
+    assert_eq!(ping_many(service.addr, 3000), 3000);
+    let stalled = stop(&mut service, "TERM");
     drop(stdout);
     // Closed: the reader of the pipe is gone (EPIPE on every write).
-    let (mut child, addr, stdout) = start_with_stalled_stdout();
+    let (mut service, stdout) = start_with_stalled_stdout();
     drop(stdout);
-    assert_eq!(ping_many(addr, 100), 100);
-    signal(child.id(), "TERM");
-    let closed = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(ping_many(service.addr, 100), 100);
+    let closed = stop(&mut service, "TERM");
     println!("stress: SIGTERM with stdout stalled: {stalled:?}; with stdout closed: {closed:?}");
-    assert!(stalled.is_some_and(|s| s.success()), "stalled: {stalled:?}");
-    assert!(closed.is_some_and(|s| s.success()), "closed: {closed:?}");
+    assert!(stalled.success(), "stalled: {stalled:?}");
+    assert!(closed.success(), "closed: {closed:?}");
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -575,4 +535,79 @@ fn a_client_that_reads_late_gets_every_answer_and_costs_no_cpu_meanwhile() {
     );
     assert!(used <= 20, "{used} ticks while blocked: the loop spins");
     assert_eq!(answered, REQUESTS);
+}
+
+/// CPU time of every thread of `pid`, in nanoseconds (the first field of schedstat).
+fn cpu_ns(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A head of `len` bytes: a request line, a Host field and filler fields of about 1 KiB.
+fn head_of(len: usize) -> Vec<u8> {
+    let mut head = b"GET /ping HTTP/1.1\r\nHost: t\r\n".to_vec();
+    for n in 0.. {
+        let name = format!("X-{n}: ");
+        let room = len - head.len() - name.len() - 4;
+        let value = if room < 2000 { room } else { 1000 };
+        head.extend(format!("{name}{}\r\n", "v".repeat(value)).as_bytes());
+        if value == room {
+            break;
+        }
+    }
+    head.extend(b"\r\n");
+    assert_eq!(head.len(), len);
+    head
+}
+
+/// The server's CPU time per byte, in µs, while `CLIENTS` clients each send `BYTES` bytes of heads
+/// of `len` bytes, one byte per packet (Nagle off, a pause after each byte), and read
+/// each answer.
+fn trickle_cpu_per_byte(len: usize) -> f64 {
+    const CLIENTS: usize = 8;
+    const BYTES: usize = 16 * 1024;
+    const PAUSE: Duration = Duration::from_micros(200);
+    let service = Service::start(&[("WORKERS", "1"), ("REQUEST_TIMEOUT", "120")]);
+    let pid = service.pid();
+    let head = Arc::new(head_of(len));
+    let start = cpu_ns(pid);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (mut client, head) = (Client::new(service.connect()), Arc::clone(&head));
+            client.stream().set_nodelay(true).unwrap();
+            thread::spawn(move || {
+                for _ in 0..BYTES / head.len() {
+                    for &byte in head.iter() {
+                        client.stream().write_all(&[byte]).unwrap();
+                        thread::sleep(PAUSE);
+                    }
+                    assert_eq!(client.reply().status, 200);
+                }
+            })
+        })
+        .collect();
+    clients.into_iter().for_each(|c| c.join().unwrap());
+    (cpu_ns(pid) - start) as f64 / 1000.0 / (CLIENTS * BYTES) as f64
+}
+
+#[test]
+#[ignore = "the stress suite: make test-stress runs it on the release musl build"]
+fn a_head_trickled_one_byte_per_packet_costs_cpu_in_proportion_to_its_length() {
+    // Read from the start after every byte, a 16 KiB head costs 16 times what a 1 KiB
+    // head costs per byte; kept in place, about the same.
+    let small = trickle_cpu_per_byte(1024);
+    let large = trickle_cpu_per_byte(16 * 1024);
+    println!(
+        "stress: heads trickled one byte per packet (8 clients, 1 worker): server CPU \
+         {small:.2} µs per byte for 1 KiB heads, {large:.2} µs per byte for 16 KiB heads \
+         ({:.2}x)",
+        large / small
+    );
+    assert!(
+        large <= 1.5 * small,
+        "{large:.2} µs per byte for 16 KiB heads, {small:.2} for 1 KiB"
+    );
 }

@@ -168,7 +168,7 @@ impl Harness {
     }
 }
 
-const WAIT_READ: Next = Next::Wait(Interest::Read);
+const WAIT_READ: Next = Next::WaitToRead;
 
 /// The status lines in `text` (a body may run straight into the next answer).
 fn status_lines(text: &str) -> Vec<&str> {
@@ -291,7 +291,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     let blocked_at = h.clock.now();
     assert_eq!(
         h.conn.quiet_since(&h.shared),
@@ -299,7 +299,7 @@ fn a_client_that_does_not_read_is_closed_at_the_request_deadline() {
         "unsent output is not quiet"
     );
     h.clock.advance(Duration::from_secs(3));
-    assert_eq!(h.ready(), Next::Wait(Interest::Write), "still blocked");
+    assert_eq!(h.ready(), Next::WaitToWrite, "still blocked");
     assert_eq!(
         h.deadline(),
         blocked_at + REQUEST,
@@ -453,7 +453,7 @@ fn close_quietly_sends_fin_and_drops_what_follows() {
 #[test]
 fn a_refused_newcomer_gets_its_answer_then_fin() {
     let mut h = Harness::new();
-    h.fake.arrive(GET_PING);
+    h.fake.arrive(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(h.refuse(), WAIT_READ);
     let sent = h.fake.sent();
     assert!(
@@ -463,6 +463,65 @@ fn a_refused_newcomer_gets_its_answer_then_fin() {
     assert!(sent.ends_with("Service Unavailable: busy\n"), "{sent}");
     assert!(h.fake.0.fin.get(), "FIN, then lingering: not a reset");
     assert!(h.conn.is_lingering());
+}
+
+/// At the connection limit a liveness probe is still answered, then closed: a busy pod is
+/// alive. Everything else is refused as before.
+#[test]
+fn a_refused_newcomer_asking_for_ping_is_answered_then_closed() {
+    let mut h = Harness::new();
+    h.fake.arrive(GET_PING);
+    assert_eq!(h.refuse(), WAIT_READ);
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent}");
+    assert!(sent.contains("\r\nConnection: close\r\n"), "{sent}");
+    assert!(sent.contains("\r\nCache-Control: no-store\r\n"), "{sent}");
+    assert!(sent.ends_with("\r\n\r\nPong!"), "{sent}");
+    assert!(h.fake.0.fin.get(), "FIN, then lingering");
+    assert!(h.conn.is_lingering());
+
+    let mut h = Harness::new();
+    let out = SharedBuffer::default();
+    let log = std::sync::Arc::new(crate::log_output::LogOutput::start(out.clone(), 16).unwrap());
+    h.shared.access_log = AccessLog::new(Some((
+        std::sync::Arc::clone(&log),
+        crate::access_log::Format::Plain,
+    )));
+    h.fake.arrive(b"HEAD /ping?from=kubelet HTTP/1.0\r\n\r\n");
+    h.refuse();
+    assert!(log.flush(Duration::from_secs(10)));
+    let logged = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains(" \"HEAD /ping\" 200 0 "), "{logged}");
+    let sent = h.fake.sent();
+    assert!(sent.starts_with("HTTP/1.1 200 OK\r\n"), "{sent}");
+    assert!(
+        sent.ends_with("Content-Length: 5\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"),
+        "no body: {sent}"
+    );
+}
+
+#[test]
+fn a_refused_newcomer_asking_for_anything_else_gets_503() {
+    for request in [
+        &b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+        b"GET /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx",
+        b"GET /ping HTTP/1.1\r\n\r\n",        // no Host
+        b"GET /ping HTTP/1.1\r\nHost: t\r\n", // not complete yet
+    ] {
+        let mut h = Harness::new();
+        h.fake.arrive(request);
+        // Whatever else comes is not waited for: the refusal reads once.
+        h.fake.arrive(b"\r\n");
+        h.refuse();
+        let sent = h.fake.sent();
+        assert!(
+            sent.starts_with("HTTP/1.1 503 "),
+            "{}: {sent}",
+            String::from_utf8_lossy(request)
+        );
+    }
 }
 
 /// The answer to HEAD has no body, errors included (RFC 9110 §9.3.2).
@@ -561,7 +620,7 @@ fn a_connection_whose_answer_finishes_after_the_stop_is_closed_once_quiet() {
     let mut h = Harness::new();
     h.fake.0.window.set(Some(10));
     h.fake.arrive(GET_PING);
-    assert_eq!(h.ready(), Next::Wait(Interest::Write));
+    assert_eq!(h.ready(), Next::WaitToWrite);
     h.shut_down();
     h.clock.advance(Duration::from_millis(300));
     h.fake.0.window.set(None);
@@ -764,4 +823,95 @@ fn lingering_retries_an_interrupted_read_and_ends_on_a_failed_one() {
         Next::Close,
         "the client reset: nothing left to wait for"
     );
+}
+
+/// A client that sends its head one byte per packet must not make the parser read the
+/// bytes already received again after each one: that is quadratic work, a cheap way to
+/// keep a core busy (issue 17).
+#[test]
+fn a_head_trickled_one_byte_per_read_is_read_in_linear_time() {
+    let mut h = Harness::new();
+    let head = crate::http::parse::head_of(16 * 1024);
+    crate::http::work::take();
+    for &byte in &head {
+        h.fake.arrive(&[byte]);
+        assert_eq!(h.ready(), WAIT_READ);
+    }
+    assert!(h.fake.sent().starts_with("HTTP/1.1 200 OK\r\n"));
+    // Each byte once as it arrives, and once more when the head is complete.
+    let examined = crate::http::work::take();
+    assert!(
+        examined == 2 * head.len(),
+        "{examined} bytes examined for a head of {}",
+        head.len()
+    );
+}
+
+/// Bodies, sized by Content-Length or chunked, fed one byte per read: each byte is looked
+/// at once, never again with the bytes after it.
+#[test]
+fn a_body_trickled_one_byte_per_read_is_read_in_linear_time() {
+    let data = "b".repeat(64 * 1024);
+    let chunks: String = data
+        .as_bytes()
+        .chunks(1000)
+        .map(|chunk| format!("{:x};ext=1\r\n{}\r\n", chunk.len(), "b".repeat(chunk.len())))
+        .collect();
+    let chunked = format!("{chunks}0\r\nTrailer: t\r\n\r\n");
+    for (framing, body) in [
+        (format!("Content-Length: {}", data.len()), data.clone()),
+        ("Transfer-Encoding: chunked".to_string(), chunked),
+    ] {
+        let mut h = Harness::new();
+        let head = format!("POST / HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\n");
+        h.fake.arrive(head.as_bytes());
+        assert_eq!(h.ready(), WAIT_READ);
+        crate::http::work::take();
+        for &byte in body.as_bytes() {
+            h.fake.arrive(&[byte]);
+            assert_eq!(h.ready(), WAIT_READ);
+        }
+        assert!(h.fake.sent().starts_with("HTTP/1.1 405 "), "{framing}");
+        let examined = crate::http::work::take();
+        assert_eq!(examined, body.len(), "{framing}");
+    }
+}
+
+/// The write timeout is time without progress (as nginx's send_timeout): a client that
+/// reads a long answer slowly but steadily gets all of it; one that stops reading is
+/// closed once REQUEST has passed since it last took something.
+#[test]
+fn a_client_that_reads_slowly_but_steadily_is_not_cut_off() {
+    let mut h = Harness::new();
+    h.fake.0.window.set(Some(0));
+    h.fake.arrive(&GET_PING.repeat(100));
+    assert_eq!(h.ready(), Next::WaitToWrite);
+    let started = h.clock.now();
+    // 1,000 bytes every 6 s: the answers take far longer than REQUEST in all.
+    let step = Duration::from_secs(6);
+    while status_lines(&h.fake.sent()).len() < 100 {
+        h.clock.advance(step);
+        assert!(h.deadline() > h.clock.now(), "cut off while reading");
+        h.fake.0.window.set(Some(1000));
+        if h.ready() == WAIT_READ {
+            break;
+        }
+        assert_eq!(
+            h.deadline(),
+            h.clock.now() + REQUEST,
+            "from the last progress"
+        );
+    }
+    assert_eq!(status_lines(&h.fake.sent()).len(), 100);
+    assert!(h.clock.now() - started > 5 * REQUEST);
+    // Then it stops reading in the middle of the next answers.
+    h.fake.0.window.set(Some(100));
+    h.fake.arrive(&GET_PING.repeat(10));
+    assert_eq!(h.ready(), Next::WaitToWrite);
+    let last_progress = h.clock.now();
+    h.clock.advance(step);
+    assert_eq!(h.ready(), Next::WaitToWrite, "no progress");
+    assert_eq!(h.deadline(), last_progress + REQUEST);
+    h.clock.advance(REQUEST - step);
+    assert_eq!(h.timeout(), Next::Close);
 }

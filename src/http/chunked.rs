@@ -151,6 +151,7 @@ impl ChunkedDecoder {
         while i < input.len() && self.state != State::Done {
             if let State::Data { remaining } = self.state {
                 let take = remaining.min((input.len() - i) as u64);
+                super::examined(take as usize);
                 i += take as usize;
                 self.state = match remaining - take {
                     0 => State::DataCr,
@@ -158,6 +159,7 @@ impl ChunkedDecoder {
                 };
                 continue;
             }
+            super::examined(1);
             self.step(input[i])?;
             i += 1;
         }

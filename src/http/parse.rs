@@ -3,7 +3,9 @@
 //! `parse_head` looks at the bytes received so far and answers `Partial` (read more) or
 //! `Complete` (the head is `len` bytes long). It never reads, allocates or blocks, so it is
 //! tested with plain byte strings. It is strict on purpose: behind a load balancer, any
-//! leniency the balancer does not share is a request-smuggling hole.
+//! leniency the balancer does not share is a request-smuggling hole. `HeadParser` is the
+//! same parser keeping its place between reads: it reads only the bytes that are new, so
+//! its work is linear in the head's length however the head is split.
 //!
 //! One answer per byte sequence, however TCP splits it: the parser reads the buffer once,
 //! from left to right, and decides every error at the first byte that makes it certain;
@@ -145,248 +147,313 @@ pub fn is_field_value_byte(b: u8) -> bool {
     b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
 }
 
-/// Why parsing stopped short of a complete head.
-enum Stop {
-    /// The next byte needed has not arrived.
-    Partial,
-    Invalid(ParseError),
-}
-
-impl From<ParseError> for Stop {
-    fn from(e: ParseError) -> Stop {
-        Stop::Invalid(e)
-    }
-}
-
-/// Reads the buffer from left to right, never back: what the parser decides after reading
-/// byte `n` depends on bytes `..=n` alone, hence one answer per byte sequence.
-struct Cursor<'b> {
-    buf: &'b [u8],
-    pos: usize,
-    /// Bytes from here on are beyond the field section's bound.
-    field_section_end: usize,
-}
-
-impl<'b> Cursor<'b> {
-    fn peek(&self) -> Result<u8, Stop> {
-        self.buf.get(self.pos).copied().ok_or(Stop::Partial)
-    }
-
-    fn next(&mut self) -> Result<u8, Stop> {
-        let b = self.peek()?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    /// The next byte of a field line, which counts toward the field section's bound.
-    fn next_field_byte(&mut self) -> Result<u8, Stop> {
-        if self.pos >= self.field_section_end {
-            return Err(ParseError::FieldSectionTooLarge.into());
-        }
-        self.next()
-    }
-
-    /// The LF after a CR that was just read.
-    fn line_feed(&mut self) -> Result<(), Stop> {
-        match self.next()? {
-            b'\n' => Ok(()),
-            _ => Err(ParseError::BareCarriageReturn.into()),
-        }
-    }
-}
-
-/// Parses a request head from the start of `buf`, storing header fields in `storage`.
+/// Where the parser is in the head: one state per kind of byte it expects next.
 ///
-/// HTTP-message = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]
-///                                                                (RFC 9112 §2.1)
-/// Empty lines before the request line are skipped (RFC 9112 §2.2), up to a bound.
+/// HTTP-message   = start-line CRLF *( field-line CRLF ) CRLF [ message-body ]   (RFC 9112 §2.1)
+/// request-line   = method SP request-target SP HTTP-version CRLF             (RFC 9112 §3)
+/// method         = token; HTTP-version = HTTP-name "/" DIGIT "." DIGIT       (RFC 9112 §2.3)
+/// field-line     = field-name ":" OWS field-value OWS                         (RFC 9112 §5)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    /// At the start of a line before the request line: an empty line, or the method.
+    /// Empty lines are skipped (RFC 9112 §2.2), up to a bound.
+    #[default]
+    EmptyLines,
+    /// After the CR of an empty line.
+    EmptyLineLf,
+    Method,
+    Target,
+    /// At the n-th byte of the version, `VERSION_SHAPE[n]`.
+    Version(u8),
+    VersionCr,
+    VersionLf,
+    /// At the start of a field line, or of the CRLF that ends the head.
+    LineStart,
+    EndLf,
+    Name,
+    /// Whitespace between a name and where its colon should be: refused either way.
+    SpaceAfterName,
+    /// The value with the OWS around it.
+    Value,
+    ValueLf,
+}
+
+impl Phase {
+    /// Within a field line, where every byte counts toward the field section's bound.
+    fn in_field_line(self) -> bool {
+        matches!(
+            self,
+            Phase::Name | Phase::SpaceAfterName | Phase::Value | Phase::ValueLf
+        )
+    }
+}
+
+/// Every offset the parser keeps fits in 16 bits: it decides every head within
+/// `MAX_HEAD_LEN` bytes, so it never stops short at a later position.
+const _: () = assert!(MAX_HEAD_LEN < u16::MAX as usize);
+
+/// A request-head parser that keeps its place between reads.
+///
+/// Handed the same buffer again, grown by what arrived since, it reads only the new bytes:
+/// the work for a head is linear in its length however TCP splits it. (Reading from the
+/// start after every read costs the square of the length for a head trickled one byte per
+/// packet: a cheap way to keep a core busy.) It reads left to right, and decides every
+/// error at the first byte that makes it certain; wanting a byte that has not arrived yet
+/// is the only way to answer `Partial`.
+///
+/// Offsets are 16 bits wide to keep it small: every connection holds one.
+#[derive(Debug, Default)]
+pub struct HeadParser {
+    phase: Phase,
+    /// Bytes read so far.
+    pos: u16,
+    empty_lines: u8,
+    /// Field lines read so far.
+    fields: u8,
+    target_start: u16,
+    target_end: u16,
+    /// Of the field line being read: where it starts, where its name ends, and its value
+    /// without the surrounding OWS.
+    line_start: u16,
+    name_end: u16,
+    value_start: u16,
+    value_end: u16,
+}
+
+impl HeadParser {
+    /// Parses the head at the start of `buf`, which must hold every byte this parser was
+    /// handed before (its place is kept between calls), storing header fields in `storage`.
+    /// After a complete head or an error it starts afresh, for the next head.
+    pub fn parse<'b, 'h>(
+        &mut self,
+        buf: &'b [u8],
+        storage: &'h mut [Header<'b>; MAX_HEADERS],
+    ) -> Result<Status<RequestHead<'b, 'h>>, ParseError> {
+        // Fields read by earlier calls were not kept (the buffer they borrow from was not
+        // ours to hold): a head that arrived in parts is read a second time, once, when it
+        // is complete. A head that arrives whole is read once.
+        let resumed = self.pos > 0;
+        let scanned = self.scan(buf, if resumed { None } else { Some(storage) });
+        let len = match scanned {
+            Ok(None) => return Ok(Status::Partial),
+            Ok(Some(len)) => len,
+            Err(e) => {
+                *self = HeadParser::default();
+                return Err(e);
+            }
+        };
+        let done = std::mem::take(self);
+        if resumed {
+            return parse_head(&buf[..len], storage);
+        }
+        let method_start = 2 * usize::from(done.empty_lines);
+        Ok(Status::Complete {
+            head: RequestHead {
+                method: &buf[method_start..usize::from(done.target_start) - 1],
+                target: &buf[usize::from(done.target_start)..usize::from(done.target_end)],
+                version: done.version(buf)?,
+                headers: &storage[..usize::from(done.fields)],
+            },
+            len,
+        })
+    }
+
+    /// Reads on from where the previous call stopped: `Some(len)` once the head is
+    /// complete, `None` when the next byte needed has not arrived.
+    fn scan<'b>(
+        &mut self,
+        buf: &'b [u8],
+        mut storage: Option<&mut [Header<'b>; MAX_HEADERS]>,
+    ) -> Result<Option<usize>, ParseError> {
+        debug_assert!(buf.len() >= usize::from(self.pos), "the buffer shrank");
+        let mut pos = usize::from(self.pos);
+        loop {
+            // A field line past the bound is refused without waiting for its next byte.
+            if self.phase.in_field_line() && pos >= self.field_section_end() {
+                return Err(ParseError::FieldSectionTooLarge);
+            }
+            let Some(&b) = buf.get(pos) else {
+                self.pos = pos as u16;
+                return Ok(None);
+            };
+            super::examined(1);
+            pos += 1;
+            let at = (pos - 1) as u16; // the byte's offset
+            self.phase = match self.phase {
+                Phase::EmptyLines => match b {
+                    b'\r' if usize::from(self.empty_lines) == MAX_EMPTY_LINES => {
+                        return Err(ParseError::TooManyEmptyLines);
+                    }
+                    b'\r' => Phase::EmptyLineLf,
+                    // A LF without CR before it is refused rather than tolerated (RFC 9112
+                    // §2.2 allows either; a balancer that disagrees with us is how
+                    // smuggling starts).
+                    b'\n' => return Err(ParseError::BareLineFeed),
+                    _ => self.method_byte(b, pos)?,
+                },
+                Phase::EmptyLineLf => {
+                    line_feed(b)?;
+                    self.empty_lines += 1;
+                    Phase::EmptyLines
+                }
+                Phase::Method => self.method_byte(b, pos)?,
+                // Refused at the first wrong byte, so garbage (say, a TLS handshake) gets
+                // its 400 at once and an endless target its 414 after 8 KiB, without
+                // waiting for a line end.
+                Phase::Target => {
+                    let empty = at == self.target_start;
+                    match b {
+                        b' ' if empty => return Err(ParseError::InvalidTarget),
+                        b' ' => {
+                            self.target_end = at;
+                            Phase::Version(0)
+                        }
+                        0x21..=0x7e if pos - usize::from(self.target_start) > MAX_TARGET_LEN => {
+                            return Err(ParseError::TargetTooLong);
+                        }
+                        0x21..=0x7e => Phase::Target,
+                        // The line ends after a target: the version is missing.
+                        b'\r' | b'\n' if !empty => return Err(ParseError::InvalidVersion),
+                        _ => return Err(ParseError::InvalidTarget),
+                    }
+                }
+                Phase::Version(n) => {
+                    let shape = VERSION_SHAPE[usize::from(n)];
+                    let fits = if shape == b'#' {
+                        b.is_ascii_digit()
+                    } else {
+                        b == shape
+                    };
+                    match n + 1 {
+                        _ if !fits => return Err(ParseError::InvalidVersion),
+                        next if usize::from(next) == VERSION_SHAPE.len() => Phase::VersionCr,
+                        next => Phase::Version(next),
+                    }
+                }
+                Phase::VersionCr => match b {
+                    b'\r' => Phase::VersionLf,
+                    b'\n' => return Err(ParseError::BareLineFeed),
+                    _ => return Err(ParseError::InvalidVersion),
+                },
+                Phase::VersionLf => {
+                    line_feed(b)?;
+                    self.version(buf)?;
+                    Phase::LineStart
+                }
+                Phase::LineStart => {
+                    self.line_start = at;
+                    match b {
+                        b'\r' => Phase::EndLf,
+                        _ if pos > self.field_section_end() => {
+                            return Err(ParseError::FieldSectionTooLarge);
+                        }
+                        _ if usize::from(self.fields) == MAX_HEADERS => {
+                            return Err(ParseError::TooManyHeaders);
+                        }
+                        // obs-fold is refused (RFC 9112 §5.2).
+                        b' ' | b'\t' => return Err(ParseError::ObsoleteLineFolding),
+                        b'\n' => return Err(ParseError::BareLineFeed),
+                        _ if is_tchar(b) => Phase::Name,
+                        _ => return Err(ParseError::InvalidHeaderName),
+                    }
+                }
+                Phase::EndLf => {
+                    line_feed(b)?;
+                    return Ok(Some(pos));
+                }
+                Phase::Name => match b {
+                    _ if is_tchar(b) => Phase::Name,
+                    b':' => {
+                        self.name_end = at;
+                        (self.value_start, self.value_end) = (at + 1, at + 1);
+                        Phase::Value
+                    }
+                    // No whitespace is allowed between the name and the colon (RFC 9112
+                    // §5.1): "Host : a" is read as "Host" by some and refused by others, a
+                    // smuggling tool.
+                    b' ' | b'\t' => Phase::SpaceAfterName,
+                    _ => return Err(ParseError::InvalidHeaderName),
+                },
+                Phase::SpaceAfterName => match b {
+                    b' ' | b'\t' => Phase::SpaceAfterName,
+                    b':' => return Err(ParseError::WhitespaceBeforeColon),
+                    _ => return Err(ParseError::InvalidHeaderName),
+                },
+                Phase::Value => match b {
+                    b'\r' => Phase::ValueLf,
+                    b'\n' => return Err(ParseError::BareLineFeed),
+                    b' ' | b'\t' => Phase::Value,
+                    _ if is_field_value_byte(b) => {
+                        if self.value_start == self.value_end {
+                            self.value_start = at;
+                        }
+                        self.value_end = at + 1;
+                        Phase::Value
+                    }
+                    _ => return Err(ParseError::InvalidHeaderValue),
+                },
+                Phase::ValueLf => {
+                    line_feed(b)?;
+                    if let Some(storage) = storage.as_deref_mut() {
+                        storage[usize::from(self.fields)] = Header {
+                            name: &buf[usize::from(self.line_start)..usize::from(self.name_end)],
+                            value: &buf[usize::from(self.value_start)..usize::from(self.value_end)],
+                        };
+                    }
+                    self.fields += 1;
+                    Phase::LineStart
+                }
+            };
+        }
+    }
+
+    /// A byte of the method, or the SP after it; `pos` is past the byte.
+    fn method_byte(&mut self, b: u8, pos: usize) -> Result<Phase, ParseError> {
+        let len = pos - 2 * usize::from(self.empty_lines);
+        if is_tchar(b) {
+            if len > MAX_METHOD_LEN {
+                return Err(ParseError::MethodTooLong);
+            }
+            return Ok(Phase::Method);
+        }
+        if b != b' ' || len == 1 {
+            return Err(ParseError::InvalidMethod);
+        }
+        self.target_start = pos as u16;
+        Ok(Phase::Target)
+    }
+
+    /// The version, once its line is read.
+    fn version(&self, buf: &[u8]) -> Result<Version, ParseError> {
+        let start = usize::from(self.target_end) + 1;
+        match (buf[start + 5], buf[start + 7]) {
+            (b'1', b'0') => Ok(Version::Http10),
+            // A higher 1.x minor version is answered as 1.1 (RFC 9110 §6.2).
+            (b'1', _) => Ok(Version::Http11),
+            _ => Err(ParseError::UnsupportedVersion),
+        }
+    }
+
+    /// Bytes from here on are beyond the field section's bound.
+    fn field_section_end(&self) -> usize {
+        usize::from(self.target_end) + 1 + VERSION_SHAPE.len() + 2 + MAX_FIELD_SECTION
+    }
+}
+
+/// The LF after a CR.
+fn line_feed(b: u8) -> Result<(), ParseError> {
+    match b {
+        b'\n' => Ok(()),
+        _ => Err(ParseError::BareCarriageReturn),
+    }
+}
+
+/// Parses a request head from the start of `buf` in one go; see `HeadParser`.
 pub fn parse_head<'b, 'h>(
     buf: &'b [u8],
-    storage: &'h mut [Header<'b>],
+    storage: &'h mut [Header<'b>; MAX_HEADERS],
 ) -> Result<Status<RequestHead<'b, 'h>>, ParseError> {
-    let mut at = Cursor {
-        buf,
-        pos: 0,
-        field_section_end: usize::MAX,
-    };
-    let parsed = skip_empty_lines(&mut at)
-        .and_then(|()| request_line(&mut at))
-        .and_then(|line| Ok((line, field_lines(&mut at, storage)?)));
-    match parsed {
-        Ok(((method, target, version), count)) => Ok(Status::Complete {
-            head: RequestHead {
-                method,
-                target,
-                version,
-                headers: &storage[..count],
-            },
-            len: at.pos,
-        }),
-        Err(Stop::Partial) => Ok(Status::Partial),
-        Err(Stop::Invalid(e)) => Err(e),
-    }
-}
-
-fn skip_empty_lines(at: &mut Cursor) -> Result<(), Stop> {
-    let mut skipped = 0;
-    loop {
-        match at.peek()? {
-            b'\r' if skipped == MAX_EMPTY_LINES => {
-                return Err(ParseError::TooManyEmptyLines.into());
-            }
-            b'\r' => {
-                at.pos += 1;
-                at.line_feed()?;
-                skipped += 1;
-            }
-            // A LF without CR before it is refused rather than tolerated (RFC 9112 §2.2
-            // allows either; a balancer that disagrees with us is how smuggling starts).
-            b'\n' => return Err(ParseError::BareLineFeed.into()),
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// request-line = method SP request-target SP HTTP-version CRLF   (RFC 9112 §3)
-/// method = token; HTTP-version = HTTP-name "/" DIGIT "." DIGIT    (RFC 9112 §2.3)
-///
-/// Refused at the first wrong byte, so garbage (say, a TLS handshake) gets its 400 at once
-/// and an endless target its 414 after 8 KiB, without waiting for a line end.
-fn request_line<'b>(at: &mut Cursor<'b>) -> Result<(&'b [u8], &'b [u8], Version), Stop> {
-    let start = at.pos;
-    let mut b = at.next()?;
-    while is_tchar(b) {
-        if at.pos - start > MAX_METHOD_LEN {
-            return Err(ParseError::MethodTooLong.into());
-        }
-        b = at.next()?;
-    }
-    if b != b' ' || at.pos - 1 == start {
-        return Err(ParseError::InvalidMethod.into());
-    }
-    let method = &at.buf[start..at.pos - 1];
-
-    let start = at.pos;
-    loop {
-        match at.next()? {
-            b' ' => break,
-            0x21..=0x7e if at.pos - start > MAX_TARGET_LEN => {
-                return Err(ParseError::TargetTooLong.into());
-            }
-            0x21..=0x7e => {}
-            // The line ends after a target: the version is missing.
-            b'\r' | b'\n' if at.pos - 1 > start => return Err(ParseError::InvalidVersion.into()),
-            _ => return Err(ParseError::InvalidTarget.into()),
-        }
-    }
-    let target = &at.buf[start..at.pos - 1];
-    if target.is_empty() {
-        return Err(ParseError::InvalidTarget.into());
-    }
-
-    let start = at.pos;
-    for &shape in VERSION_SHAPE {
-        let b = at.next()?;
-        let fits = if shape == b'#' {
-            b.is_ascii_digit()
-        } else {
-            b == shape
-        };
-        if !fits {
-            return Err(ParseError::InvalidVersion.into());
-        }
-    }
-    match at.next()? {
-        b'\r' => at.line_feed()?,
-        b'\n' => return Err(ParseError::BareLineFeed.into()),
-        _ => return Err(ParseError::InvalidVersion.into()),
-    }
-    let version = match (at.buf[start + 5], at.buf[start + 7]) {
-        (b'1', b'0') => Version::Http10,
-        // A higher 1.x minor version is answered as 1.1 (RFC 9110 §6.2).
-        (b'1', _) => Version::Http11,
-        _ => return Err(ParseError::UnsupportedVersion.into()),
-    };
-    Ok((method, target, version))
-}
-
-/// *( field-line CRLF ) CRLF; returns how many fields were stored.
-fn field_lines<'b>(at: &mut Cursor<'b>, storage: &mut [Header<'b>]) -> Result<usize, Stop> {
-    at.field_section_end = at.pos + MAX_FIELD_SECTION;
-    let mut count = 0;
-    loop {
-        let line_start = at.pos;
-        if at.next()? == b'\r' {
-            at.line_feed()?;
-            return Ok(count);
-        }
-        if line_start >= at.field_section_end {
-            return Err(ParseError::FieldSectionTooLarge.into());
-        }
-        if count == storage.len() {
-            return Err(ParseError::TooManyHeaders.into());
-        }
-        storage[count] = field_line(at, line_start)?;
-        count += 1;
-    }
-}
-
-/// field-line = field-name ":" OWS field-value OWS                    (RFC 9112 §5)
-/// No whitespace is allowed between the name and the colon (§5.1), and obs-fold is
-/// refused (§5.2). The line's first byte, at `start`, has been read.
-fn field_line<'b>(at: &mut Cursor<'b>, start: usize) -> Result<Header<'b>, Stop> {
-    let mut b = at.buf[start];
-    match b {
-        b' ' | b'\t' => return Err(ParseError::ObsoleteLineFolding.into()),
-        b'\n' => return Err(ParseError::BareLineFeed.into()),
-        _ => {}
-    }
-    while is_tchar(b) {
-        b = at.next_field_byte()?;
-    }
-    let name = &at.buf[start..at.pos - 1];
-    match b {
-        b':' if !name.is_empty() => {}
-        // (The name is not empty here: a line starting with whitespace is obs-fold.)
-        b' ' | b'\t' => {
-            // "Host : a" is read as "Host" by some and refused by others: a smuggling tool.
-            while matches!(b, b' ' | b'\t') {
-                b = at.next_field_byte()?;
-            }
-            return Err(if b == b':' {
-                ParseError::WhitespaceBeforeColon
-            } else {
-                ParseError::InvalidHeaderName
-            }
-            .into());
-        }
-        _ => return Err(ParseError::InvalidHeaderName.into()),
-    }
-
-    // The value without its surrounding OWS.
-    let mut value = at.pos..at.pos;
-    loop {
-        match at.next_field_byte()? {
-            b'\r' => {
-                if at.next_field_byte()? != b'\n' {
-                    return Err(ParseError::BareCarriageReturn.into());
-                }
-                return Ok(Header {
-                    name,
-                    value: &at.buf[value],
-                });
-            }
-            b'\n' => return Err(ParseError::BareLineFeed.into()),
-            b' ' | b'\t' => {}
-            b if is_field_value_byte(b) => {
-                if value.is_empty() {
-                    value.start = at.pos - 1;
-                }
-                value.end = at.pos;
-            }
-            _ => return Err(ParseError::InvalidHeaderValue.into()),
-        }
-    }
+    HeadParser::default().parse(buf, storage)
 }
 
 /// OWS = *( SP / HTAB )
@@ -398,6 +465,26 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+/// A head of `len` bytes (at least 64): a request line, a Host field, then fields of
+/// about 1 KiB.
+#[cfg(test)]
+pub(crate) fn head_of(len: usize) -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nHost: t\r\n".to_vec();
+    for n in 0.. {
+        let name = format!("X-{n}: ");
+        // What is left after this field's name and CRLF, and the head's final CRLF.
+        let room = len - head.len() - name.len() - 4;
+        let value = if room < 2000 { room } else { 1000 };
+        head.extend(format!("{name}{}\r\n", "v".repeat(value)).as_bytes());
+        if value == room {
+            break;
+        }
+    }
+    head.extend(b"\r\n");
+    assert_eq!(head.len(), len);
+    head
 }
 
 #[cfg(test)]
@@ -420,11 +507,13 @@ mod tests {
 
     /// Every cut of inputs up to 2 KiB. Longer ones (which cost quadratic time in a debug
     /// build) are cut everywhere in their first 512 and last 64 bytes, and every 61 bytes
-    /// in between.
+    /// in between. Each prefix is also handed, in order, to one parser that keeps its place
+    /// between calls, as the connection does: it must answer what a fresh parser answers.
     fn assert_prefixes_agree(input: &[u8], whole: &Result<Option<Owned>, ParseError>) {
         let len = input.len();
         let cuts =
             (0..len).filter(|&cut| len <= 2048 || cut < 512 || cut + 64 >= len || cut % 61 == 0);
+        let mut resuming = HeadParser::default();
         for cut in cuts {
             let prefix = parse_once(&input[..cut]);
             assert!(
@@ -434,12 +523,22 @@ mod tests {
                 format!("{prefix:?}"),
                 format!("{whole:?}"),
             );
+            let mut storage = [Header::EMPTY; MAX_HEADERS];
+            let resumed = owned(resuming.parse(&input[..cut], &mut storage));
+            assert!(resumed == prefix, "resumed at {cut} of {len} bytes");
         }
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let resumed = owned(resuming.parse(input, &mut storage));
+        assert!(resumed == *whole, "resumed, all {len} bytes");
     }
 
     fn parse_once(input: &[u8]) -> Result<Option<Owned>, ParseError> {
         let mut storage = [Header::EMPTY; MAX_HEADERS];
-        Ok(match parse_head(input, &mut storage)? {
+        owned(parse_head(input, &mut storage))
+    }
+
+    fn owned(answer: Result<Status<RequestHead>, ParseError>) -> Result<Option<Owned>, ParseError> {
+        Ok(match answer? {
             Status::Partial => None,
             Status::Complete { head, len } => {
                 let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -590,6 +689,7 @@ mod tests {
             ParseError::InvalidHeaderName
         );
         assert_eq!(err(head(": a").as_bytes()), ParseError::InvalidHeaderName);
+        assert_eq!(err(head("@: a").as_bytes()), ParseError::InvalidHeaderName);
         assert_eq!(
             err(head("Host a").as_bytes()),
             ParseError::InvalidHeaderName
@@ -640,6 +740,22 @@ mod tests {
         // Refused while still incomplete too.
         let partial = format!("GET / HTTP/1.1\r\nX: {}", "v".repeat(MAX_FIELD_SECTION + 1));
         assert_eq!(err(partial.as_bytes()), ParseError::FieldSectionTooLarge);
+        // A line that starts at the bound is refused for the bound, whatever its first
+        // byte; one that starts a byte before it, for what that byte is.
+        let full = |size: usize| {
+            let filler = "v".repeat(size - "X: \r\n".len());
+            format!("GET / HTTP/1.1\r\nX: {filler}\r\n")
+        };
+        for line in [" x", "@", "\n", "X: y\r\n\r\n"] {
+            let head = full(MAX_FIELD_SECTION) + line;
+            assert_eq!(
+                err(head.as_bytes()),
+                ParseError::FieldSectionTooLarge,
+                "{line:?}"
+            );
+        }
+        let head = full(MAX_FIELD_SECTION - 1) + " x";
+        assert_eq!(err(head.as_bytes()), ParseError::ObsoleteLineFolding);
     }
 
     /// The three answers of issue 10 item 12 that depended on segmentation. `parse` checks
@@ -708,6 +824,68 @@ mod tests {
             ParseError::TooManyEmptyLines
         );
         assert_eq!(err(b"\r\r"), ParseError::BareCarriageReturn);
+    }
+
+    /// Fed one byte at a time, a parser that keeps its place reads each byte once, plus
+    /// once more when the head is complete (to hand out its fields): linear, where reading
+    /// from the start every time costs len²/2.
+    #[test]
+    fn a_head_fed_one_byte_at_a_time_is_read_in_linear_time() {
+        for len in [1024, 16 * 1024, MAX_HEAD_LEN] {
+            let head = if len == MAX_HEAD_LEN {
+                largest_head()
+            } else {
+                head_of(len)
+            };
+            let mut parser = HeadParser::default();
+            crate::http::work::take();
+            for cut in 1..len {
+                let mut storage = [Header::EMPTY; MAX_HEADERS];
+                assert_eq!(
+                    parser.parse(&head[..cut], &mut storage),
+                    Ok(Status::Partial)
+                );
+            }
+            let mut storage = [Header::EMPTY; MAX_HEADERS];
+            let answer = owned(parser.parse(&head, &mut storage));
+            assert_eq!(
+                crate::http::work::take(),
+                2 * len,
+                "bytes examined for a {len}-byte head"
+            );
+            // Whole, it is read once, with the same answer.
+            let whole = parse_once(&head);
+            assert_eq!(crate::http::work::take(), len);
+            assert_eq!(answer, whole);
+            assert_eq!(answer.unwrap().unwrap().4, len);
+        }
+    }
+
+    /// After a complete head or an error the parser starts afresh: the next head is
+    /// read from the start of the buffer it is given.
+    #[test]
+    fn starts_afresh_after_an_answer() {
+        let mut parser = HeadParser::default();
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        assert_eq!(
+            parser.parse(b"GET /a HT", &mut storage),
+            Ok(Status::Partial)
+        );
+        let first = owned(parser.parse(b"GET /a HTTP/1.1\r\nA: 1\r\n\r\n", &mut storage));
+        assert_eq!(first.unwrap().unwrap().3, vec![("A".into(), "1".into())]);
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        let second = owned(parser.parse(b"PUT /b HTTP/1.0\r\n\r\n", &mut storage));
+        assert_eq!(second.unwrap().unwrap().1, "/b");
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        assert_eq!(
+            parser.parse(b"GET / HTTP/1.1\r\nX : 1\r\n\r\n", &mut storage),
+            Err(ParseError::WhitespaceBeforeColon)
+        );
+        let mut storage = [Header::EMPTY; MAX_HEADERS];
+        assert!(matches!(
+            parser.parse(b"GET / HTTP/1.1\r\n\r\n", &mut storage),
+            Ok(Status::Complete { len: 18, .. })
+        ));
     }
 
     /// The head with every part at its limit.

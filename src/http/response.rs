@@ -30,6 +30,9 @@ pub struct Response<'a> {
     pub body: &'a [u8],
     /// Adds `Allow: GET, HEAD` (405 and OPTIONS answers).
     pub allow: bool,
+    /// Adds `Cache-Control: no-store` (probe answers: a cache between a checker and the
+    /// service must never answer for it, RFC 9111 §5.2.2.5).
+    pub no_store: bool,
 }
 
 /// How the response travels: what the connection does next, and whether the body is sent.
@@ -64,6 +67,9 @@ pub fn write_response(
     push_decimal(out, response.body.len() as u64);
     if response.allow {
         out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+    }
+    if response.no_store {
+        out.extend_from_slice(b"\r\nCache-Control: no-store");
     }
     match (framing.keep_alive, framing.version) {
         (false, _) => out.extend_from_slice(b"\r\nConnection: close"),
@@ -139,6 +145,7 @@ mod tests {
                 status: 200,
                 body: b"Pong!",
                 allow: false,
+                no_store: false,
             },
             KEEP_ALIVE_11,
         );
@@ -156,6 +163,7 @@ mod tests {
                 status: 200,
                 body: b"Hello World!",
                 allow: false,
+                no_store: false,
             },
             Framing {
                 head_only: true,
@@ -171,6 +179,7 @@ mod tests {
             status: 405,
             body: b"x",
             allow: true,
+            no_store: false,
         };
         let close = render(
             ok,
@@ -198,10 +207,27 @@ mod tests {
                 status: 200,
                 body: b"",
                 allow: true,
+                no_store: false,
             },
             KEEP_ALIVE_11,
         );
         assert!(!text.contains("Content-Type"));
         assert!(text.contains("Content-Length: 0\r\n"));
+    }
+
+    #[test]
+    fn a_probe_answer_forbids_caches_to_store_it() {
+        let probe = Response {
+            status: 200,
+            body: b"OK",
+            allow: false,
+            no_store: true,
+        };
+        assert!(render(probe, KEEP_ALIVE_11).contains("\r\nCache-Control: no-store\r\n"));
+        let other = Response {
+            no_store: false,
+            ..probe
+        };
+        assert!(!render(other, KEEP_ALIVE_11).contains("Cache-Control"));
     }
 }

@@ -2,7 +2,7 @@
 # The arm64 (Graviton) build, tested under emulation (`make test-arm64`): this x86_64 host
 # runs the aarch64 binary with qemu-user-static. It checks, in this order:
 #   1. the unit tests, compiled for aarch64-unknown-linux-musl and run under qemu (the FFI
-#      declarations of epoll.rs, socket.rs and signals.rs meet the arm64 kernel ABI);
+#      declarations in src/sys meet the arm64 kernel ABI, checked against the libc crate);
 #   2. `make image ARCH=arm64` beside `make image`: the arm64 image says linux/arm64, is
 #      under 512 KB, holds one file, and has the amd64 image's user, labels, health check,
 #      stop signal, port and entrypoint;
@@ -18,6 +18,8 @@
 # arm64-test-<pid>* and removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 target=aarch64-unknown-linux-musl
 max_bytes=512000 # the bound README.md states for both images (1 kB = 1000 bytes)
@@ -28,6 +30,7 @@ fail() { echo "test-arm64: FAILED: $*" >&2; exit 1; }
 missing() {
   [ "${CI:-}" = true ] && fail "$1, and CI=true: the arm64 tests must run in CI"
   echo "test-arm64: SKIPPED: $1; CI (CI=true) runs these tests"
+  report_part_skipped "$1"
   exit 0
 }
 

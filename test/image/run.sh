@@ -7,6 +7,8 @@
 # Everything it creates is named image-test-<pid>* and removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 # The size bound README.md states: under 512 KB, counted as `docker images` does (1 kB =
 # 1000 bytes). `docker image inspect` gives the exact size in bytes.
@@ -27,6 +29,7 @@ ok "Dockerfile's default APP_VERSION is Cargo.toml's version ($cargo_version)"
 if ! docker info >/dev/null 2>&1; then
   [ "${CI:-}" = true ] && fail "no Docker daemon answers (docker info), and CI=true: the image tests must run in CI"
   echo "test-image: SKIPPED: no Docker daemon answers (docker info); CI (CI=true) runs these tests"
+  report_part_skipped "no Docker daemon answers"
   exit 0
 fi
 command -v curl >/dev/null || fail "curl is needed (apt-get install curl)"
@@ -70,6 +73,46 @@ mapfile -t layers < <(python3 -c 'import json, sys; print("\n".join(json.load(op
 files="$(tar -tf "$work/saved/${layers[0]}")"
 [ "$files" = "micro-service" ] || fail "expected only micro-service in the image, found: $(echo "$files" | tr '\n' ' ')"
 ok "one layer holding one file: $(tar -tvf "$work/saved/${layers[0]}")"
+
+# --- The binary: a static PIE, so that the kernel loads it at a random address (ASLR) -----
+tar -xf "$work/saved/${layers[0]}" -C "$work" micro-service
+elf="$(python3 - "$work/micro-service" 2>&1 <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+    sys.exit("not a little-endian 64-bit ELF file")
+e_type, = struct.unpack_from("<H", data, 16)
+e_phoff, = struct.unpack_from("<Q", data, 32)
+e_phentsize, e_phnum = struct.unpack_from("<HH", data, 54)
+p_types = [struct.unpack_from("<I", data, e_phoff + i * e_phentsize)[0] for i in range(e_phnum)]
+PT_INTERP, ET_DYN = 3, 3
+if e_type != ET_DYN:
+    sys.exit(f"ELF type {e_type}, expected {ET_DYN} (ET_DYN, position-independent)")
+if PT_INTERP in p_types:
+    sys.exit("a PT_INTERP header: the binary asks for a dynamic loader, which the image lacks")
+print(f"ELF type {e_type} (ET_DYN), {e_phnum} program headers, no PT_INTERP")
+PY
+)" || fail "the binary is not a static PIE: $elf"
+ok "static PIE: $elf"
+
+# Where the kernel mapped the binary in one run of it, on an ephemeral loopback port.
+load_address() {
+  "$work/micro-service" --port 0 --bind 127.0.0.1 >"$work/aslr.log" 2>&1 &
+  local pid=$! address=""
+  for _ in $(seq 1 50); do
+    grep -q listening "$work/aslr.log" && break
+    sleep 0.1
+  done
+  address="$(awk -v bin="$work/micro-service" '$NF == bin { split($1, range, "-"); print range[1]; exit }' "/proc/$pid/maps")"
+  kill "$pid"
+  wait "$pid" || true
+  echo "$address"
+}
+first="$(load_address)"
+second="$(load_address)"
+[ -n "$first" ] && [ -n "$second" ] || fail "no mapping of the binary found in /proc/<pid>/maps"
+[ "$first" != "$second" ] || fail "two runs loaded the binary at the same address, 0x$first"
+ok "two runs loaded the binary at different addresses: 0x$first, 0x$second"
 
 inspect() { docker image inspect -f "$1" "$image"; }
 expect_config() { # template, expected value, what it means

@@ -15,6 +15,12 @@ Then:
 - the liveness probe's path answers 200 (the kubelet counts 200-399), at once and on
   each call; the readiness probe's path answers 200 or 500, with a 200 within a few calls
   (the kubelet marks a pod ready at its first success);
+- a busy pod: a second container with the same settings but a MAX_CONNECTIONS the
+  check can fill (BUSY_CONNECTIONS), held full by requests whose heads never complete
+  (so none is quiet and none can be closed to make room): once a newcomer's `/` is
+  refused 503, the liveness path must still answer 200 (else the kubelet would restart
+  a pod for being busy), and the readiness path answers 503 (the pod leaves the
+  endpoints while full);
 - the stop: the kubelet runs the preStop sleep, then sends SIGTERM and waits the rest of
   terminationGracePeriodSeconds before SIGKILL. The check holds a keep-alive connection
   open and a request head that never completes (the slowest client a drain meets, given
@@ -28,9 +34,11 @@ Usage: check_container.py RENDERED.yaml IMAGE NAME
 
 from __future__ import annotations
 
+import copy
 import json
 import socket
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +50,8 @@ from containers import docker, free_port, get, image_version, proc_status, stop,
 
 PORTS = range(18500, 19000)  # this check's share of the machine's ports
 READINESS_TRIES = 20  # at HEALTH_FAILURE_RATE 0.1, 20 failures in a row: 1e-20
+BUSY_CONNECTIONS = 8  # the busy container's MAX_CONNECTIONS: few enough to fill at once
+FULL_WITHIN = 3.0  # seconds for the service to take the held connections (REQUEST_TIMEOUT is 10 s)
 
 
 def kernel_view_problems(status: dict, sec: dict) -> list[str]:
@@ -77,6 +87,49 @@ def hold_partial_request(port: int) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"GET /ping HTTP/1.1\r\nHost: check\r\n")
     return s
+
+
+def busy_problems(deployment: dict, image: str, name: str) -> tuple[list[str], str]:
+    """The pod's container at MAX_CONNECTIONS with nothing quiet: what the probes get."""
+    busy = copy.deepcopy(deployment)
+    container = km.app_container(busy)
+    for item in container["env"]:
+        if item["name"] == "MAX_CONNECTIONS":
+            item["value"] = str(BUSY_CONNECTIONS)
+    port = free_port(PORTS)
+    argv, _ = km.docker_run_argv(busy, image, name, port)
+    base = f"http://127.0.0.1:{port}"
+    live, ready = km.probe(container, "livenessProbe"), km.probe(container, "readinessProbe")
+    lpath, rpath = live["httpGet"]["path"], ready["httpGet"]["path"]
+    docker(*argv)
+    held: list[socket.socket] = []
+    try:
+        wait_ready(f"{base}/ping")
+        held = [hold_partial_request(port) for _ in range(BUSY_CONNECTIONS)]
+        deadline, root = time.monotonic() + FULL_WITHIN, None
+        while time.monotonic() < deadline:
+            root = get(f"{base}/", timeout=live["timeoutSeconds"])[0]
+            if root == 503:
+                break
+            time.sleep(0.05)
+        if root != 503:
+            return [f"the container did not fill up: GET / answered {root} with {BUSY_CONNECTIONS} requests held "
+                    f"and MAX_CONNECTIONS={BUSY_CONNECTIONS}"], "a busy pod"
+        lstatus = get(f"{base}{lpath}", timeout=live["timeoutSeconds"])[0]
+        rstatus = get(f"{base}{rpath}", timeout=ready["timeoutSeconds"])[0]
+    finally:
+        for s in held:
+            s.close()
+        docker("rm", "--force", name, check=False)
+    problems = []
+    if not 200 <= lstatus < 400:
+        problems.append(f"liveness GET {lpath} answered {lstatus} at MAX_CONNECTIONS: the kubelet would restart a pod "
+                        "for being busy, dropping its connections and moving its load to the others")
+    if rstatus != 503:
+        problems.append(f"readiness GET {rpath} answered {rstatus} at MAX_CONNECTIONS, not 503: a full pod would stay "
+                        "in the endpoints")
+    return problems, (f"a busy pod (MAX_CONNECTIONS={BUSY_CONNECTIONS}, all held by unfinished requests; GET / -> 503): "
+                      f"liveness GET {lpath} -> {lstatus}, readiness GET {rpath} -> {rstatus}")
 
 
 def main(argv: list[str]) -> int:
@@ -147,6 +200,11 @@ def main(argv: list[str]) -> int:
             problems.append(f"readiness GET {rpath} answered {statuses}")
         report(before, f"liveness GET {lpath} -> {live_statuses}, readiness GET {rpath} -> {statuses} "
                f"(ready at the first success), Server: micro-service/{version}")
+
+        before = len(problems)
+        busy, label = busy_problems(deployment, image, f"{name}-busy")
+        problems += busy
+        report(before, label)
 
         before = len(problems)
         sleep = km.prestop_sleep(container) or 0

@@ -22,7 +22,13 @@ sys.path.insert(0, str(ROOT / "test" / "lib"))
 import kubemanifest as km  # noqa: E402
 
 UID = 65534  # nobody, as the image's USER
-REPLICAS = 2
+MIN_PODS = 2  # the autoscaler's floor: one pod serves while the other is replaced or its node drained
+# The recommended labels (kubernetes.io/docs/concepts/overview/working-with-objects/
+# common-labels/) on every object; version only where a version runs (the Deployment
+# and its pods). Selectors use name and instance only: they are immutable, and a
+# second copy of the service differs in instance.
+LABELS = ("name", "instance", "component", "part-of", "managed-by")
+SELECTOR_KEYS = {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
 # Measured with test/kubernetes/measure_memory.py (kubernetes/README.md has the run):
 # the container's cgroup memory with no connection (1.0-1.1 MiB) and the cost of one
 # more open connection (up to 6.4 KiB with a request under way: a 4 KiB buffer, its bookkeeping, the kernel's
@@ -37,9 +43,8 @@ def matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> list[str]:
-    """How the objects fit together; `replicas` is the base's count (None for an overlay,
-    which may set its own)."""
+def wiring_problems(objects: list[dict]) -> list[str]:
+    """How the objects fit together."""
     problems = []
     try:
         deployment = km.one(objects, "Deployment")
@@ -59,8 +64,9 @@ def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> lis
     if str(port) != km.setting(container, "PORT"):
         problems.append(f"containerPort {port} but PORT={km.setting(container, 'PORT')}: the service listens elsewhere")
 
-    if replicas is not None and spec.get("replicas") != replicas:
-        problems.append(f"Deployment replicas {spec.get('replicas')}, not {replicas}")
+    if "replicas" in spec:
+        problems.append(f"the Deployment sets replicas: {spec['replicas']} beside the autoscaler: every apply would set "
+                        "the count back, in a scale-down maxUnavailable does not bound")
     strategy = spec.get("strategy") or {}
     rolling = strategy.get("rollingUpdate") or {}
     if strategy.get("type") != "RollingUpdate" or rolling.get("maxUnavailable") != 0:
@@ -90,10 +96,8 @@ def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> lis
     target = hpa["spec"].get("scaleTargetRef") or {}
     if (target.get("kind"), target.get("name")) != ("Deployment", deployment["metadata"]["name"]):
         problems.append(f"the HorizontalPodAutoscaler scales {target}, not the Deployment")
-    if hpa["spec"].get("minReplicas", 1) < REPLICAS:
-        problems.append(f"the HorizontalPodAutoscaler's minReplicas is below {REPLICAS}: it would scale the service to one pod")
-    if "replicas" in spec and hpa["spec"].get("minReplicas", 1) > spec["replicas"]:
-        problems.append("the Deployment starts with fewer replicas than the autoscaler's minimum")
+    if hpa["spec"].get("minReplicas", 1) < MIN_PODS:
+        problems.append(f"the HorizontalPodAutoscaler's minReplicas is below {MIN_PODS}: it would scale the service to one pod")
     metrics = [m.get("resource", {}).get("name") for m in hpa["spec"].get("metrics") or [] if m.get("type") == "Resource"]
     if metrics != ["cpu"]:
         problems.append(f"the HorizontalPodAutoscaler must scale on CPU alone, scales on {metrics}")
@@ -116,6 +120,91 @@ def wiring_problems(objects: list[dict], replicas: int | None = REPLICAS) -> lis
     if "Egress" in (pspec.get("policyTypes") or []) and pspec.get("egress"):
         problems.append("the NetworkPolicy allows egress, which the service never needs")
     return problems
+
+
+def selectors(objects: list[dict]) -> list[tuple[str, dict]]:
+    """Every label selector of the objects that picks pods, as (where, matchLabels)."""
+    found = []
+    for obj in objects:
+        what, spec = f"{obj['kind']}/{obj['metadata']['name']}", obj.get("spec") or {}
+        if obj["kind"] == "Service":
+            found.append((f"{what} selector", spec.get("selector") or {}))
+        elif obj["kind"] in ("Deployment", "PodDisruptionBudget"):
+            found.append((f"{what} selector", (spec.get("selector") or {}).get("matchLabels") or {}))
+        elif obj["kind"] == "NetworkPolicy":
+            found.append((f"{what} podSelector", (spec.get("podSelector") or {}).get("matchLabels") or {}))
+        if obj["kind"] == "Deployment":
+            for c in km.pod_spec(obj).get("topologySpreadConstraints") or []:
+                found.append((f"{what} spread on {c.get('topologyKey')}",
+                              (c.get("labelSelector") or {}).get("matchLabels") or {}))
+    return found
+
+
+def label_problems(objects: list[dict]) -> list[str]:
+    """The recommended labels on every object, the version where a version runs, and
+    selectors on exactly name and instance, matching the pods."""
+    problems = []
+    deployment = km.one(objects, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"].get("labels") or {}
+    for obj in objects:
+        labels = obj["metadata"].get("labels") or {}
+        missing = [k for k in LABELS if not labels.get(f"app.kubernetes.io/{k}")]
+        if missing:
+            problems.append(f"{obj['kind']}/{obj['metadata']['name']} lacks the labels app.kubernetes.io/{{{','.join(missing)}}}")
+    for key in SELECTOR_KEYS:
+        if not pod_labels.get(key):
+            problems.append(f"the pods lack the label {key}")
+    tag = km.app_container(deployment)["image"].split("@")[0].rsplit("/", 1)[-1].partition(":")[2]
+    for where, labels in (("Deployment", deployment["metadata"].get("labels") or {}), ("pod template", pod_labels)):
+        version = labels.get("app.kubernetes.io/version")
+        if tag and version != tag:
+            problems.append(f"the {where}'s app.kubernetes.io/version is {version!r}, not the image's tag {tag!r}")
+    for where, selector in selectors(objects):
+        if set(selector) != SELECTOR_KEYS:
+            problems.append(f"{where} selects on {sorted(selector)}, not on exactly {sorted(SELECTOR_KEYS)}: "
+                            "a second copy with another instance would be selected too")
+        elif not matches(selector, pod_labels):
+            problems.append(f"{where} does not select the pods")
+    return problems
+
+
+def spread_problems(deployment: dict) -> list[str]:
+    """Two pods never on one node while another node can take one (DoNotSchedule per
+    hostname), counted per pod-template-hash so a rollout spreads its new pods; zones
+    preferred. And a single schedulable node must still take both pods: skew there is
+    always 0 unless minDomains > 1, which counts the missing domains as empty ones."""
+    constraints = {c.get("topologyKey"): c for c in km.pod_spec(deployment).get("topologySpreadConstraints") or []}
+    problems = []
+    host = constraints.get("kubernetes.io/hostname")
+    if host is None:
+        return ["no topologySpreadConstraint on kubernetes.io/hostname: both pods may share a node"]
+    if host.get("whenUnsatisfiable") != "DoNotSchedule":
+        problems.append(f"the hostname spread is {host.get('whenUnsatisfiable')}: a preference, so both pods can land on one "
+                        "node (DoNotSchedule makes it a rule)")
+    if host.get("maxSkew") != 1:
+        problems.append(f"the hostname spread's maxSkew is {host.get('maxSkew')}: with 2 pods, 1 keeps them on two nodes")
+    if (host.get("minDomains") or 1) > 1:
+        problems.append(f"the hostname spread's minDomains is {host['minDomains']}: on a cluster with fewer nodes the "
+                        "global minimum counts as 0 and the second pod stays Pending (a single-node cluster runs one pod)")
+    if host.get("nodeTaintsPolicy") != "Honor":
+        problems.append("the hostname spread counts nodes the pod cannot go to (nodeTaintsPolicy not Honor): an untolerated "
+                        "tainted node, such as a control plane, holds the minimum at 0 and leaves the second pod Pending")
+    for key, c in constraints.items():
+        if "pod-template-hash" not in (c.get("matchLabelKeys") or []):
+            problems.append(f"the spread on {key} has no matchLabelKeys [pod-template-hash]: during a rollout it counts "
+                            "the old pods, and may place both new ones together")
+    zone = constraints.get("topology.kubernetes.io/zone")
+    if zone is None or zone.get("whenUnsatisfiable") != "ScheduleAnyway":
+        problems.append("no zone spread with ScheduleAnyway (a preference: a cluster in one zone must still schedule)")
+    return problems
+
+
+def image_problems(container: dict) -> list[str]:
+    policy = container.get("imagePullPolicy")
+    if policy != "IfNotPresent":
+        return [f"imagePullPolicy {policy}, not IfNotPresent: a release tag never moves and a digest cannot, and "
+                "Always makes every pod start depend on the registry"]
+    return []
 
 
 def security_problems(deployment: dict) -> list[str]:
@@ -238,15 +327,19 @@ def memory_problems(container: dict) -> tuple[list[str], str]:
     return problems, summary
 
 
-def groups(objects: list[dict], replicas: int | None = REPLICAS) -> list[tuple[str, list[str]]]:
+def groups(objects: list[dict]) -> list[tuple[str, list[str]]]:
     """(what was checked, problems) for every rule."""
     deployment = km.one(objects, "Deployment")
     container = km.app_container(deployment)
     mem, mem_summary = memory_problems(container)
     return [
-        ("objects fit together: selectors, Service and NetworkPolicy ports, PDB, HPA target"
-         + (f", {replicas} replicas rolled with maxUnavailable 0" if replicas else ", rolled with maxUnavailable 0"),
-         wiring_problems(objects, replicas)),
+        ("objects fit together: selectors, Service and NetworkPolicy ports, PDB, HPA target; no replicas beside the "
+         "autoscaler; rolled with maxUnavailable 0", wiring_problems(objects)),
+        ("recommended labels on every object, version = image tag; selectors on exactly name + instance",
+         label_problems(objects)),
+        ("spread: DoNotSchedule per node, ScheduleAnyway per zone, per pod-template-hash, no minDomains, "
+         "tainted nodes not counted", spread_problems(deployment)),
+        (f"image {container.get('image')} pulled IfNotPresent", image_problems(container)),
         (f"the pod is locked down: uid {UID}, non-root, read-only root, no privilege escalation, "
          "capabilities dropped, RuntimeDefault seccomp, no token, image tag not latest", security_problems(deployment)),
         ("every env variable is a service setting; WORKERS fits the CPU limit", env_problems(container)),

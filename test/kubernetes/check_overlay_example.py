@@ -81,7 +81,7 @@ def main() -> int:
           f"resources {container['resources']}; strict schema of Kubernetes {check_schema.MINIMUM}")
     for p in problems:
         print(f"       {p}")
-    ok = check_manifest.report(check_manifest.groups(objects, replicas=None))
+    ok = check_manifest.report(check_manifest.groups(objects))
     return 0 if ok and not problems else 1
 
 

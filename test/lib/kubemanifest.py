@@ -48,6 +48,18 @@ def render(directory: Path = BASE_DIR) -> str:
     return done.stdout
 
 
+def kubectl_minor() -> int:
+    """kubectl's minor version: the examples' components and `labels:` need kustomize
+    v4.1 or later, which kubectl 1.22 brings (Debian 12's 1.20 has kustomize v2.0.3)."""
+    import json
+
+    done = subprocess.run([kubectl(), "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=60)
+    try:
+        return int(json.loads(done.stdout)["clientVersion"]["minor"].rstrip("+"))
+    except (ValueError, KeyError):
+        return 0
+
+
 def render_overlay(kustomization: str, base: Path = BASE_DIR, base_ref: str | None = None) -> str:
     """Render an overlay given as the text of its kustomization.yaml, in a temporary
     directory, with its reference to the base (`base_ref`, e.g. the README's remote URL)

@@ -6,6 +6,8 @@
 # HAProxy, the containers named rehearsal-<pid>-*, the two images, the temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../lib/steps.sh
+source test/lib/steps.sh
 
 missing=()
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
@@ -16,6 +18,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "rehearsal: SKIPPED: needs ${missing[*]} (apt-get install haproxy docker.io, and a running dockerd)"
+  report_part_skipped "needs ${missing[*]}"
   exit 0
 fi
 

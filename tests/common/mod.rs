@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -65,7 +65,42 @@ impl Service {
         Service::spawn(command, env)
     }
 
-    fn spawn(mut command: Command, env: &[(&str, &str)]) -> Service {
+    /// Starts the service with stdout a pipe that is read for the startup line and then
+    /// not at all, as with a stuck log shipper, until the caller reads or drops it.
+    pub fn start_with_stdout_unread(env: &[(&str, &str)]) -> (Service, ChildStdout) {
+        let (child, mut stdout) = Service::spawn_child(service_command(), env);
+        // Byte by byte: a buffered reader would take lines the test means to leave unread.
+        let mut first = Vec::new();
+        let mut byte = [0u8; 1];
+        while byte[0] != b'\n' {
+            stdout
+                .read_exact(&mut byte)
+                .expect("the service prints its address when it listens");
+            first.push(byte[0]);
+        }
+        let (_, lines) = mpsc::channel();
+        let service = Service::with_startup_line(child, &String::from_utf8_lossy(&first), lines);
+        (service, stdout)
+    }
+
+    fn spawn(command: Command, env: &[(&str, &str)]) -> Service {
+        let (child, stdout) = Service::spawn_child(command, env);
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(IO_TIMEOUT)
+            .expect("the service prints its address when it listens");
+        Service::with_startup_line(child, &first, lines)
+    }
+
+    /// The process with its stderr collected, and its stdout.
+    fn spawn_child(mut command: Command, env: &[(&str, &str)]) -> (Child, ChildStdout) {
         command
             .env_clear()
             .envs([
@@ -79,6 +114,11 @@ impl Service {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn micro-service");
+        let stdout = child.stdout.take().expect("piped stdout");
+        (child, stdout)
+    }
+
+    fn with_startup_line(mut child: Child, first: &str, lines: Receiver<String>) -> Service {
         let stderr = Arc::new(Mutex::new(String::new()));
         let (collected, pipe) = (Arc::clone(&stderr), child.stderr.take().unwrap());
         let stderr_reader = thread::spawn(move || {
@@ -89,19 +129,8 @@ impl Service {
                 text.push('\n');
             }
         });
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = lines
-            .recv_timeout(IO_TIMEOUT)
-            .expect("the service prints its address when it listens");
         let addr = first
+            .trim_end()
             .rsplit(' ')
             .next()
             .and_then(|a| a.parse().ok())
@@ -117,6 +146,40 @@ impl Service {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// How many established TCP connections the service holds: one for each connection
+    /// it has accepted and not yet closed (its sockets, by inode, in /proc/net/tcp*).
+    pub fn established_connections(&self) -> usize {
+        let pid = self.child.id();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return 0;
+        };
+        let sockets: Vec<String> = fds
+            .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter_map(|target| {
+                let target = target.to_string_lossy();
+                Some(
+                    target
+                        .strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .to_string(),
+                )
+            })
+            .collect();
+        ["tcp", "tcp6"]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).ok())
+            .flat_map(|table| {
+                table
+                    .lines()
+                    .skip(1)
+                    .map(|line| line.split_whitespace().map(str::to_string).collect())
+                    .collect::<Vec<Vec<String>>>()
+            })
+            // Field 3 is the state (01: established), field 9 the socket's inode.
+            .filter(|fields| fields.len() > 9 && fields[3] == "01" && sockets.contains(&fields[9]))
+            .count()
     }
 
     /// What the service wrote to stderr; all of it once the process has exited.
@@ -179,6 +242,19 @@ impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, at most IO_TIMEOUT:
+/// the test states what it waits for, not a time a loaded machine may exceed.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < IO_TIMEOUT,
+            "not within {IO_TIMEOUT:?}: {what}"
+        );
+        thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -5,42 +5,32 @@
 //! README, "Benchmark"). These three C library calls, which std already links, let one
 //! thread serve many connections, as nginx does.
 
+use super::{CLOEXEC, check};
 use std::ffi::c_int;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-const EPOLL_CLOEXEC: c_int = 0o2_000_000;
-const EPOLL_CTL_ADD: c_int = 1;
-const EPOLL_CTL_DEL: c_int = 2;
-const EPOLL_CTL_MOD: c_int = 3;
-const EPOLLIN: u32 = 0x001;
-const EPOLLOUT: u32 = 0x004;
+pub(super) const EPOLL_CLOEXEC: c_int = CLOEXEC;
+pub(super) const EPOLL_CTL_ADD: c_int = 1;
+pub(super) const EPOLL_CTL_DEL: c_int = 2;
+pub(super) const EPOLL_CTL_MOD: c_int = 3;
+pub(super) const EPOLLIN: u32 = 0x001;
+pub(super) const EPOLLOUT: u32 = 0x004;
 /// Wakes one waiting loop, not all, when a shared listener has a connection.
-const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub(super) const EPOLLEXCLUSIVE: u32 = 1 << 28;
 
 /// struct epoll_event; the kernel packs it on x86_64 only.
 #[cfg_attr(target_arch = "x86_64", repr(C, packed))]
 #[cfg_attr(not(target_arch = "x86_64"), repr(C))]
 #[derive(Clone, Copy)]
 pub struct Event {
-    events: u32,
-    token: u64,
+    pub(super) events: u32,
+    pub(super) token: u64,
 }
 
 // The kernel reads and writes arrays of these: with a wrong layout the tokens come back
-// wrong. The constants above are the same on both architectures: Linux's
-// include/uapi/linux/eventpoll.h and asm-generic/fcntl.h (arm64's asm/fcntl.h changes
-// only O_DIRECTORY, O_NOFOLLOW, O_DIRECT, O_LARGEFILE). Another architecture must be
-// checked against its headers before it builds.
-#[cfg(target_arch = "x86_64")]
-const _: () = assert!(size_of::<Event>() == 12 && std::mem::offset_of!(Event, token) == 4);
-#[cfg(target_arch = "aarch64")]
-const _: () = assert!(size_of::<Event>() == 16 && std::mem::offset_of!(Event, token) == 8);
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-compile_error!(
-    "the FFI declarations in epoll.rs, socket.rs and signals.rs are checked for x86_64 and aarch64 only"
-);
+// wrong (sys/abi_tests.rs compares it with libc's).
 
 impl Event {
     pub const EMPTY: Event = Event {
@@ -59,7 +49,7 @@ unsafe extern "C" {
     fn epoll_wait(epfd: c_int, events: *mut Event, max: c_int, timeout_ms: c_int) -> c_int;
 }
 
-/// What a connection waits for.
+/// What a descriptor is watched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interest {
     Read,
@@ -77,14 +67,6 @@ impl Interest {
 
 pub struct Epoll {
     fd: OwnedFd,
-}
-
-fn check(rc: c_int) -> io::Result<c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
 }
 
 impl Epoll {
