@@ -18,8 +18,8 @@ That needs root (the address is added to lo for the run and removed after) and p
 it: so this is a command to run by hand, not part of `make test`, whose steps run beside
 other jobs on a shared machine.
 
-Usage (as root, after `make test-infra` and `make test-converge` made the two venvs):
-    .venv-converge/bin/python test/converge/awslogs_lines.py IMAGE
+Usage, as root: bash test/converge/awslogs_lines.sh IMAGE (it runs this in the
+converge's venv, with the python of the infra checks' venv, which renders the unit).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def adapt(argv: list[str], name: str, port: int, endpoint: str) -> tuple[list[st
     return out, changes
 
 
-def main(image: str) -> int:
+def main(image: str, render_python: str) -> int:
     import logging
 
     import boto3
@@ -107,7 +107,7 @@ def main(image: str) -> int:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per API call otherwise
 
-    argv = json.loads(subprocess.run([str(ROOT / ".venv/bin/python"), "-c", RENDER, image, NAME_PREFIX],
+    argv = json.loads(subprocess.run([render_python, "-c", RENDER, image, NAME_PREFIX],
                                      cwd=ROOT, check=True, capture_output=True, text=True).stdout)
     group = next(w.split("=", 1)[1] for w in argv if w.startswith("awslogs-group="))
     moto_port = free_port()
@@ -172,4 +172,4 @@ def main(image: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], sys.argv[2]))
