@@ -352,6 +352,12 @@ def operations_seen(world: World, title: str, before: dict[str, Any] | None = No
     return snap
 
 
+def operations_left(world: World) -> list[str]:
+    import operations
+
+    return operations.leftovers(world.emulator.url, REGION, NAME_PREFIX)
+
+
 def step(title: str) -> None:
     print(f"\n-- {title}", flush=True)
 
@@ -409,13 +415,13 @@ def journey(tf: Terraform, world: World) -> None:
     check(f"{IMAGE}:v1" in group["user_data"], f"its user data runs {IMAGE}:v1")
     check(sum(map(len, world.serving().values())) == 2, "port 80 serves 2 instances")
     replan_is_empty(tf)
-    operations = operations_seen(world, "1b. the log group, the instances' permissions, the alarms")
+    seen_v1 = operations_seen(world, "1b. the log group, the instances' permissions, the alarms")
 
     step("2. roll to v2")
     tf.inputs["app_version"] = "v2"
     # Its re-plan is left out: 3d and 3e re-plan after a roll.
     v2_group = roll(tf, world, "v2", 2, replan=False)
-    operations_seen(world, "2b. the log group, the permissions and the alarms after the roll", before=operations)
+    operations_seen(world, "2b. the log group, the permissions and the alarms after the roll", before=seen_v1)
 
     failed_roll(tf, world, v2_group)
     revert(tf, world)
@@ -445,6 +451,7 @@ def journey(tf: Terraform, world: World) -> None:
     rc, events = tf.destroy()
     check(rc == 0, "destroy succeeded" + ("" if rc == 0 else ": " + errors(events)))
     left = world.leftovers()
+    left += operations_left(world)
     check(not left, f"nothing of the fixture is left in the emulator{'' if not left else ': ' + ', '.join(left)}")
 
 
