@@ -189,6 +189,12 @@ mod tests {
             "2026-12-06T20:45:00Z 10.0.0.1:4242 \"GET /a%22b%5Cc\" 200 5 1.234ms\n"
         );
         assert!(entry(None, "").plain().contains(" - \"-\" 200 5 "));
+        // Not from the parser, but a control character must not reach a terminal raw.
+        assert!(
+            entry(None, "GET /a\u{1}")
+                .plain()
+                .contains("\"GET /a\\u{1}\"")
+        );
     }
 
     #[test]
@@ -202,6 +208,8 @@ mod tests {
         assert_eq!(v["duration_ms"].as_f64(), Some(1.234));
         assert_eq!(v["version"], "1.2.3");
         assert_eq!(v.as_object().unwrap().len(), 8, "{line}");
+        // Printable ASCII stays readable, unescaped, for a person grepping the log.
+        assert!(line.contains(r#""method":"GET","path":"/ping","#), "{line}");
     }
 
     #[test]

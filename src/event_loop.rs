@@ -22,9 +22,6 @@ const WAKER: u64 = u64::MAX - 1;
 /// balancer or a benchmark opening 50 at once) spreads over the loops instead of landing
 /// on whichever woke first; with 64, one loop took them all and the other sat idle.
 const ACCEPTS_PER_TURN: usize = 1;
-/// Transient accept errors retried at once per wake-up at most; then the listener, still
-/// readable, wakes the loop again.
-const ACCEPT_RETRIES: usize = 16;
 /// How long to stop accepting when out of file descriptors, instead of spinning.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Connections taken from the listener's queue at shutdown at most, per loop.
@@ -231,8 +228,7 @@ impl EventLoop {
     }
 
     fn accept(&mut self) {
-        let (mut taken, mut retries) = (0, 0);
-        while taken < ACCEPTS_PER_TURN {
+        for _ in 0..ACCEPTS_PER_TURN {
             let Some(listener) = &self.listener else {
                 return;
             };
@@ -244,14 +240,11 @@ impl EventLoop {
             let stream = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if is_transient(&e) && retries < ACCEPT_RETRIES => {
-                    retries += 1;
-                    continue;
-                }
-                Err(e) if is_transient(&e) => return,
+                // The listener stays readable while connections wait: once this turn is
+                // over, epoll wakes the loop for the next one at once.
+                Err(e) if is_transient(&e) => continue,
                 Err(e) => return self.pause_accepting(&e),
             };
-            taken += 1;
             if self.accept_failures > 0 {
                 report(&format!(
                     "worker {}: accepting again after {} refused accepts",
@@ -700,6 +693,61 @@ mod tests {
             );
         }
         assert!(!is_transient(&io::Error::other("no errno")));
+    }
+
+    /// A client that has sent `GET path`, as the listener's accept deferral hands it over.
+    fn client_with_request(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+        let mut client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        client
+    }
+
+    #[test]
+    fn at_shutdown_the_last_connections_handed_over_are_served_and_the_inbox_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, shared) = event_loop(listener);
+        let workers = Arc::clone(&event_loop.workers);
+        shared.shutting_down.store(true, Ordering::Release);
+        let mut client = client_with_request(addr, "/ping");
+        std::thread::sleep(Duration::from_millis(50));
+        let handed_over = event_loop.listener.as_ref().unwrap().accept().unwrap().0;
+        handed_over.set_nonblocking(true).unwrap();
+        assert!(workers.capacity.claim());
+        assert!(workers.hand_over(0, handed_over).is_ok());
+        assert!(!event_loop.close_inbox(), "there was one");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(event_loop.close_inbox(), "none left");
+        let late = TcpStream::connect(addr).unwrap();
+        assert!(workers.hand_over(0, late).is_err(), "closed");
+    }
+
+    #[test]
+    fn a_refused_connection_holds_a_lingering_place_until_it_is_gone() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut event_loop, _) = event_loop(listener);
+        // Not /ping, which a busy service answers all the same.
+        let mut client = client_with_request(addr, "/");
+        std::thread::sleep(Duration::from_millis(50));
+        let stream = sys::accept_nonblocking(event_loop.listener.as_ref().unwrap()).unwrap();
+        event_loop.refuse(stream);
+        assert_eq!(event_loop.lingering, 1, "answered 503, lingering after FIN");
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        drop(client);
+        std::thread::sleep(Duration::from_millis(50));
+        event_loop.close_all();
+        assert_eq!(event_loop.lingering, 0, "the place is given back");
+        assert_eq!(event_loop.workers.capacity.open(), 0, "it never counted");
     }
 
     #[test]

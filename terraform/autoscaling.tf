@@ -1,41 +1,59 @@
 # The fleet, and the rollout.
 #
-# Only a change of an Auto Scaling group's name replaces it; a new launch template
-# version alone would update the group in place and leave the old instances running.
-# So the name carries local.fleet_identity, a digest of everything that makes an
-# instance what it is: a new app_version (or AMI, instance type, ...) makes a new name,
-# hence a new group. Tags are not part of it: a tag change makes a new template version
-# that the group takes in place, and no instance is replaced (instances launched later
-# carry the new tags; running ones keep theirs until the next rollout).
+# A rollout is a new Auto Scaling group. The group is replaced whenever what makes an
+# instance changes: local.instance (launch_template.tf) is held by terraform_data.instance,
+# and the group's replace_triggered_by names it. Its name is AWS-unique (name_prefix),
+# so a replacement never asks for the name of a group that still exists: after a failed
+# rollout Terraform still holds the serving group (deposed) and the failed one
+# (tainted), and the next apply, whatever version it asks for (the one that serves, the
+# same one again, a new one), creates one more group and then removes both
+# (test/converge, steps 3d and 3e). Tags are not part of local.instance: a tag change
+# makes a new template version that the group takes in place, and no instance is
+# replaced (instances launched later carry the new tags; running ones keep theirs until
+# the next rollout).
 #
-# With create_before_destroy, Terraform creates the new group first and waits
-# (wait_for_elb_capacity) until all of its instances pass the ALB's health checks; only
-# then does it destroy the old group, whose instances are deregistered, drained for
+# With create_before_destroy, Terraform creates the new group first and waits until
+# min_elb_capacity of its instances pass the ALB's health checks; only then does it
+# destroy the old group, whose instances are deregistered, drained for
 # deregistration_delay, and stopped with SIGTERM. If the new fleet never becomes healthy,
 # apply fails after wait_for_capacity_timeout and the old fleet keeps serving. README.md
 # times the whole sequence; test/converge applies it against a local AWS API.
+#
+# Between rollouts the group's size belongs to scaling (the target tracking policies
+# below): desired_capacity is ignored after creation, so neither a plan nor a saved plan
+# applied later resizes a group that scaling grew, and in-place updates wait for no
+# instance count. min_size is the floor an apply enforces.
 
 locals {
-  fleet_identity = substr(sha1(jsonencode({
-    image_id                    = data.aws_ami.flatcar.id
-    instance_type               = local.instance_type
-    user_data                   = local.user_data
-    iam_instance_profile_arn    = var.iam_instance_profile_arn
-    root_volume_kms_key_id      = var.root_volume_kms_key_id
-    associate_public_ip_address = var.associate_public_ip_address
-    security_group_ids          = concat([aws_security_group.instance.id], var.extra_security_group_ids)
-  })), 0, 12)
-
   # Tags that find this deployment's groups (the name of a replaced group is not known
-  # to the next plan) and record the port their instances publish.
-  fleet_tag    = "ServiceFleet"
-  app_port_tag = "AppPort"
+  # to the next plan) and record what their instances were started with.
+  fleet_tag        = "ServiceFleet"
+  app_port_tag     = "AppPort"
+  idle_timeout_tag = "ServiceIdleTimeout"
 
   # A rollout starts the new group at what the running one has grown to (scaling
   # policies act on the group, and a new group would start from scratch), but never
-  # below desired_capacity. Each apply also restores desired_capacity as the floor.
+  # below desired_capacity.
   running_capacity = max(0, [for g in data.aws_autoscaling_group.running : g.desired_capacity]...)
   start_capacity   = min(var.max_size, max(var.desired_capacity, local.running_capacity))
+
+  # The IDLE_TIMEOUT the running instances were started with (groups older than this
+  # tag say nothing). The ALB's idle timeout must stay below every one of them.
+  running_idle_timeouts = flatten([
+    for g in data.aws_autoscaling_group.running : [for t in g.tag : tonumber(t.value) if t.key == local.idle_timeout_tag]
+  ])
+
+  # Group metrics in CloudWatch (free at 1-minute granularity): sizes and instance states.
+  group_metrics = [
+    "GroupMinSize", "GroupMaxSize", "GroupDesiredCapacity", "GroupInServiceInstances",
+    "GroupPendingInstances", "GroupStandbyInstances", "GroupTerminatingInstances", "GroupTotalInstances",
+  ]
+}
+
+# What makes an instance (launch_template.tf), as a resource: it changes exactly when
+# local.instance does, and its change replaces the group (replace_triggered_by).
+resource "terraform_data" "instance" {
+  input = local.instance
 }
 
 # This deployment's groups as they are now: normally one, two during a rollout (or after
@@ -65,7 +83,7 @@ data "aws_autoscaling_group" "running" {
 }
 
 resource "aws_autoscaling_group" "app" {
-  name                = "${aws_launch_template.app.name}-${local.fleet_identity}"
+  name_prefix         = "${var.name_prefix}-"
   vpc_zone_identifier = var.instance_subnet_ids
   min_size            = var.min_size
   max_size            = var.max_size
@@ -80,19 +98,30 @@ resource "aws_autoscaling_group" "app" {
   health_check_type         = "ELB"
   health_check_grace_period = var.health_check_grace_period
 
-  # On creation (every rollout creates a group) Terraform waits until this many of the
-  # group's instances are healthy in the target group; on an in-place update, for
-  # exactly this many. min_elb_capacity would also cover creation, but is ignored when
-  # this is set.
-  wait_for_elb_capacity     = local.start_capacity
+  # On creation (every rollout creates a group) Terraform waits until at least this
+  # many of the group's instances are healthy in the target group. Not
+  # wait_for_elb_capacity: it also waits on every in-place update, for exactly its
+  # number, so a scale event during that wait would fail the apply.
+  min_elb_capacity          = local.start_capacity
   wait_for_capacity_timeout = var.wait_for_capacity_timeout
+
+  enabled_metrics     = local.group_metrics
+  metrics_granularity = "1Minute"
+
+  # When AWS replaces an instance (a failed health check, a scheduled event, a
+  # rebalancing), it launches the new one first: capacity never drops below desired.
+  instance_maintenance_policy {
+    min_healthy_percentage = 100
+    max_healthy_percentage = 200
+  }
 
   # Instance tags come from the launch template (with provider default_tags, which do
   # not reach this resource); these tag the group itself.
   dynamic "tag" {
     for_each = merge(local.launch_tags, {
-      (local.fleet_tag)    = var.name_prefix
-      (local.app_port_tag) = tostring(var.app_port)
+      (local.fleet_tag)        = var.name_prefix
+      (local.app_port_tag)     = tostring(var.app_port)
+      (local.idle_timeout_tag) = tostring(var.service_idle_timeout)
     })
     content {
       key                 = tag.key
@@ -107,6 +136,11 @@ resource "aws_autoscaling_group" "app" {
 
   lifecycle {
     create_before_destroy = true
+    replace_triggered_by  = [terraform_data.instance]
+
+    # Scaling owns the size once the group exists; a new group's values are used at
+    # creation.
+    ignore_changes = [desired_capacity, min_elb_capacity]
 
     precondition {
       condition     = var.min_size <= var.desired_capacity && var.desired_capacity <= var.max_size

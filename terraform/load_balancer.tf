@@ -11,8 +11,9 @@ resource "aws_lb" "app" {
   drop_invalid_header_fields = true
   desync_mitigation_mode     = var.desync_mitigation_mode
 
-  # The service keeps idle connections open 15 s longer (IDLE_TIMEOUT), so the ALB
-  # always closes first and never reuses a connection the service is closing.
+  # The service keeps idle connections open longer (service_idle_timeout), so the ALB
+  # always closes first and never reuses a connection the service is closing. The
+  # preconditions below hold that for the instances that run, not only for new ones.
   idle_timeout = var.lb_idle_timeout
 
   enable_deletion_protection = var.enable_deletion_protection
@@ -26,7 +27,37 @@ resource "aws_lb" "app" {
     }
   }
 
-  tags = merge(var.tags, { Name = "${var.name_prefix}-alb" })
+  tags = merge(var.tags, { Name = "${var.name_prefix}-alb", (local.fleet_tag) = var.name_prefix })
+
+  lifecycle {
+    # A new ALB (internal is fixed for an ALB's life; its name is fixed by name_prefix)
+    # means a new DNS name, and Terraform would destroy the old one, listeners and all,
+    # before creating it: an outage, and clients pointed at a name that no longer
+    # exists. Refused at plan time while this deployment's ALB exists.
+    precondition {
+      condition     = alltrue([for lb in data.aws_lb.running : lb.internal == var.internal])
+      error_message = "internal cannot change while the load balancer exists: AWS would need a new ALB (a new DNS name), and Terraform would delete the old one first, an outage. To move: deploy a second instance of this module with another name_prefix and internal = ${var.internal}, move clients to its DNS name, then destroy this one; or destroy and re-create in a maintenance window."
+    }
+
+    # The ALB must close idle connections before the service does, on every instance
+    # that runs, including a fleet still serving after a failed rollout: the ALB's
+    # timeout changes in place, before (or without) a new fleet.
+    precondition {
+      condition     = var.lb_idle_timeout + 5 <= var.service_idle_timeout && alltrue([for t in local.running_idle_timeouts : var.lb_idle_timeout + 5 <= t])
+      error_message = "lb_idle_timeout (${var.lb_idle_timeout}) must stay at least 5 s below the service's IDLE_TIMEOUT on every instance, or the ALB reuses connections the service is closing (502s). service_idle_timeout is ${var.service_idle_timeout}; the running instances have ${jsonencode(local.running_idle_timeouts)}. To raise it: first raise service_idle_timeout and apply (a rollout), then raise lb_idle_timeout."
+    }
+  }
+}
+
+# This deployment's load balancer as it is now (none before the first apply), found by
+# its tag: read at plan time to refuse a change that would replace it.
+data "aws_lbs" "running" {
+  tags = { (local.fleet_tag) = var.name_prefix }
+}
+
+data "aws_lb" "running" {
+  for_each = toset(data.aws_lbs.running.arns)
+  arn      = each.value
 }
 
 # See README.md for how these numbers were chosen: /health fails 10% of the time on

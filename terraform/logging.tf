@@ -8,9 +8,10 @@ locals {
 
   # The unit's `docker run` log options (templates/cloud-config.yaml.tftpl). systemd
   # fills in the region and the instance ID from coreos-metadata's environment file
-  # (the unit reads /run/metadata/flatcar), hence the escaped $${...}. mode=non-blocking:
-  # the container's writes never wait for CloudWatch; when it is slow or unreachable, at
-  # most max-buffer-size of lines wait in dockerd's memory and the rest are dropped.
+  # (the unit reads /run/metadata/flatcar), hence the escaped $${...}.
+  # mode=non-blocking: the container's writes never wait for CloudWatch; when it is slow
+  # or unreachable, at most max-buffer-size of lines wait in dockerd's memory and the
+  # rest are dropped.
   # The instance authenticates with its instance profile (iam.tf), through IMDSv2 from
   # dockerd on the host (the hop limit of 1 keeps containers out).
   # One option a line in the rendered unit: a backslash continues ExecStart, and the

@@ -19,12 +19,12 @@ locals {
     AppVersion = var.app_version
   })
 
-  # The newest Flatcar AMI of the channel, or the pinned one. Flatcar-stable-* names
-  # match both architectures, hence the architecture filter.
+  # The pinned AMI, the pinned Flatcar release, or the newest of the channel.
+  # Flatcar-stable-* names match both architectures, hence the architecture filter.
   ami_filters = var.ami_id != null ? tomap({
     "image-id" = [var.ami_id]
     }) : tomap({
-    "name"                = ["Flatcar-${var.flatcar_channel}-*"]
+    "name"                = [var.flatcar_version == null ? "Flatcar-${var.flatcar_channel}-*" : "Flatcar-${var.flatcar_channel}-${var.flatcar_version}-hvm"]
     "architecture"        = [var.architecture]
     "virtualization-type" = ["hvm"]
     "state"               = ["available"]

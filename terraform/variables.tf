@@ -21,8 +21,16 @@ variable "image" {
     error_message = "image must be a repository name without a tag or digest (the tag is app_version); a registry host may carry a port, e.g. registry.example.com:5000/micro-service."
   }
 
+  # Private ECR under every host name it answers to: the IPv4 endpoints (with FIPS and
+  # the China partition), the dual-stack ones (<account>.dkr-ecr.<region>.on.aws) and
+  # interface VPC endpoints (vpce-<id>.dkr.ecr.<region>.vpce.amazonaws.com). ECR Public
+  # (public.ecr.aws) is a different host and stays allowed.
   validation {
-    condition     = !can(regex("^[0-9]{12}\\.dkr\\.ecr(-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com", var.image))
+    condition = !anytrue([for pattern in [
+      "^[0-9]{12}\\.dkr\\.ecr(-fips)?\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?(/|:|$)",
+      "^[0-9]{12}\\.dkr-ecr(-fips)?\\.[a-z0-9-]+\\.on\\.aws(/|:|$)",
+      "^vpce-[a-z0-9-]+\\.dkr\\.ecr\\.[a-z0-9-]+\\.vpce\\.amazonaws\\.com(\\.cn)?(/|:|$)",
+    ] : can(regex(pattern, var.image))])
     error_message = "image is in a private ECR registry, which the instances cannot pull from: docker on Flatcar has no ECR credentials (an instance profile alone does not log docker in). Use ECR Public (public.ecr.aws/...) or a registry that allows anonymous pulls."
   }
 }
@@ -110,7 +118,7 @@ variable "associate_public_ip_address" {
 }
 
 variable "internal" {
-  description = "Make the load balancer internal (reachable from inside the VPC only)."
+  description = "Make the load balancer internal (reachable from inside the VPC only). Fixed while the load balancer exists: a change needs a new ALB, so it is refused at plan time."
   type        = bool
   default     = false
 }
@@ -172,7 +180,7 @@ variable "architecture" {
 }
 
 variable "flatcar_channel" {
-  description = "Flatcar release channel whose newest AMI is used: stable, beta, alpha or lts."
+  description = "Flatcar release channel: stable, beta, alpha or lts."
   type        = string
   default     = "stable"
 
@@ -182,8 +190,19 @@ variable "flatcar_channel" {
   }
 }
 
+variable "flatcar_version" {
+  description = "Pin a Flatcar release of the channel, e.g. 4152.2.0 (the AMI named Flatcar-<channel>-<version>-hvm of the architecture). null: the newest release of the channel, so that any apply after Flatcar publishes a release rolls the fleet, even one that changes only max_size. Pinned, an OS update is an explicit change of this value, and rolls the fleet like a new app_version. Flatcar un-publishes AMIs about 9 months after their release: update the pin regularly."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.flatcar_version == null || can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.flatcar_version))
+    error_message = "flatcar_version must be null or a Flatcar release number such as 4152.2.0."
+  }
+}
+
 variable "ami_id" {
-  description = "Pin an AMI instead of the newest Flatcar of the channel. Flatcar un-publishes AMIs about 9 months after their release, so a pin stops new launches (and rollouts) after that: update it regularly. Changing the AMI rolls the fleet like a new app_version."
+  description = "Pin an AMI instead of a Flatcar release looked up by name (it wins over flatcar_version), e.g. an AMI you copied. Flatcar un-publishes AMIs about 9 months after their release, so a pin of theirs stops new launches (and rollouts) after that: update it regularly. Changing the AMI rolls the fleet like a new app_version."
   type        = string
   default     = null
 
@@ -229,7 +248,7 @@ variable "iam_instance_profile_arn" {
 # ---- Fleet size and rollout ---------------------------------------------------------------
 
 variable "min_size" {
-  description = "Minimum number of instances."
+  description = "Minimum number of instances: the floor scaling keeps, and that an apply enforces on the running group."
   type        = number
   default     = 2
 
@@ -251,7 +270,7 @@ variable "max_size" {
 }
 
 variable "desired_capacity" {
-  description = "Number of instances at least: each apply restores it as the floor, and a rollout starts the new group at the running group's size if scaling grew it. `terraform apply` waits until that many instances of a new fleet are healthy behind the ALB."
+  description = "Size of a new group: a rollout starts it at the larger of this and the running group's size (if scaling grew it), and `terraform apply` waits until that many of its instances are healthy behind the ALB. A running group's size belongs to scaling: a change of this alone changes nothing until the next rollout; min_size is the floor."
   type        = number
   default     = 2
 
@@ -364,13 +383,24 @@ variable "deregistration_delay" {
 }
 
 variable "lb_idle_timeout" {
-  description = "Seconds the ALB keeps an idle connection open. The service's IDLE_TIMEOUT is set 15 s longer, so that the ALB, not the service, closes idle connections (the other way round races into 502s)."
+  description = "Seconds the ALB keeps an idle connection open. It must stay at least 5 s below service_idle_timeout, so that the ALB, not the service, closes idle connections (the other way round races into 502s); a plan that would break this for the instances that run is refused. Changing it alone rolls nothing (the ALB is updated in place)."
   type        = number
   default     = 60
 
   validation {
     condition     = var.lb_idle_timeout >= 1 && var.lb_idle_timeout <= 4000
     error_message = "lb_idle_timeout must be between 1 and 4000 seconds (ALB limits)."
+  }
+}
+
+variable "service_idle_timeout" {
+  description = "IDLE_TIMEOUT of the service, in seconds: how long an instance keeps an idle connection from the ALB open. At least lb_idle_timeout + 5. Changing it rolls the fleet (it is in the user data). To raise lb_idle_timeout, raise this first (one apply, a rollout), then lb_idle_timeout."
+  type        = number
+  default     = 75
+
+  validation {
+    condition     = var.service_idle_timeout >= 6 && var.service_idle_timeout <= 4015 && floor(var.service_idle_timeout) == var.service_idle_timeout
+    error_message = "service_idle_timeout must be a whole number of seconds from 6 to 4015 (the ALB's idle timeout, 1 to 4000, plus a margin)."
   }
 }
 

@@ -107,3 +107,27 @@ run "an_x86_64_type_with_arm64_is_refused" {
   # The mocked t3.micro supports i386 and x86_64 (aws_mock/aws.tfmock.hcl).
   expect_failures = [aws_launch_template.app]
 }
+
+# Issue 16: the OS release can be pinned, so that a new Flatcar release rolls nothing
+# until the pin changes; unpinned, the lookup takes the newest of the channel.
+run "a_pinned_flatcar_release" {
+  command = plan
+
+  variables {
+    flatcar_version = "4152.2.0"
+  }
+
+  assert {
+    condition     = anytrue([for f in data.aws_ami.flatcar.filter : f.name == "name" && f.values == toset(["Flatcar-stable-4152.2.0-hvm"])])
+    error_message = "flatcar_version must look up exactly Flatcar-stable-4152.2.0-hvm."
+  }
+}
+
+run "the_newest_release_unpinned" {
+  command = plan
+
+  assert {
+    condition     = anytrue([for f in data.aws_ami.flatcar.filter : f.name == "name" && f.values == toset(["Flatcar-stable-*"])]) && data.aws_ami.flatcar.most_recent
+    error_message = "Without flatcar_version the lookup must take the newest Flatcar-stable-* image."
+  }
+}

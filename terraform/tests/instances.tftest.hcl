@@ -97,11 +97,11 @@ run "user_data_runs_the_image_hardened" {
 # The service's settings follow the variables: port, timeouts, failure rate.
 run "user_data_follows_the_variables" {
   variables {
-    app_version         = "release_2026-11.1"
-    app_port            = 9090
-    shutdown_timeout    = 20
-    lb_idle_timeout     = 120
-    health_failure_rate = 0.25
+    app_version          = "release_2026-11.1"
+    app_port             = 9090
+    shutdown_timeout     = 20
+    service_idle_timeout = 135
+    health_failure_rate  = 0.25
   }
 
   assert {
@@ -116,7 +116,7 @@ run "user_data_follows_the_variables" {
       " ${replace(regex("\nExecStart=([^\n]*)", replace(one([for u in yamldecode(base64decode(aws_launch_template.app.user_data)).coreos.units : u.content if u.name == "micro-service.service"]), "\\\n", " "))[0], "/ +/", " ")} ",
       " ${opt}"
     )])
-    error_message = "docker run does not follow app_port, shutdown_timeout, lb_idle_timeout, health_failure_rate or app_version."
+    error_message = "docker run does not follow app_port, shutdown_timeout, service_idle_timeout, health_failure_rate or app_version."
   }
 
   assert {
@@ -210,11 +210,24 @@ run "launch_template_options" {
 # tests/rollout.tftest.hcl shows, with the real provider's plan, that a new app_version
 # makes a new version and so replaces the group.
 run "autoscaling_group_rolls_with_the_template" {
-  # Only a new name replaces a group, so the name must carry what makes an instance:
-  # the template's name and a digest of AMI, user data and the rest (autoscaling.tf).
+  # AWS names the group (name_prefix): a replacement never asks for the name of a group
+  # that a failed rollout left (issue 16). What replaces it is its trigger, which holds
+  # what makes an instance (autoscaling.tf).
   assert {
-    condition     = can(regex("^micro-service-20260101000000000000000001-[0-9a-f]{12}$", aws_autoscaling_group.app.name))
-    error_message = "The group's name must be <launch template name>-<12 hex digits of the fleet identity>, got ${aws_autoscaling_group.app.name}."
+    condition     = aws_autoscaling_group.app.name_prefix == "micro-service-" && terraform_data.instance.input.user_data == aws_launch_template.app.user_data
+    error_message = "The group must take name_prefix = \"micro-service-\", and its trigger hold the template's user data."
+  }
+
+  # Group metrics on; AWS-initiated replacements launch before they terminate.
+  assert {
+    condition = (
+      length(aws_autoscaling_group.app.enabled_metrics) == 8
+      && contains(aws_autoscaling_group.app.enabled_metrics, "GroupInServiceInstances")
+      && aws_autoscaling_group.app.metrics_granularity == "1Minute"
+      && aws_autoscaling_group.app.instance_maintenance_policy[0].min_healthy_percentage == 100
+      && aws_autoscaling_group.app.instance_maintenance_policy[0].max_healthy_percentage == 200
+    )
+    error_message = "enabled_metrics (8 group metrics, 1Minute) and instance_maintenance_policy (100-200 %) must be set."
   }
 
   # The outputs describe the group that serves: its version and its launch template
@@ -244,10 +257,12 @@ run "autoscaling_group_rolls_with_the_template" {
     error_message = "The group must replace instances the ALB finds unhealthy (ELB checks, 180 s grace), in the instance subnets."
   }
 
-  # apply returns only once the whole new fleet passes the ALB's health checks.
+  # apply returns only once the whole new fleet passes the ALB's health checks; an
+  # in-place update waits for no count (fleet_size.tftest.hcl).
   assert {
     condition = (
-      aws_autoscaling_group.app.wait_for_elb_capacity == 2
+      aws_autoscaling_group.app.min_elb_capacity == 2
+      && aws_autoscaling_group.app.wait_for_elb_capacity == null
       && aws_autoscaling_group.app.wait_for_capacity_timeout == "15m"
       && aws_autoscaling_group.app.min_size == 2
       && aws_autoscaling_group.app.max_size == 4
@@ -261,27 +276,5 @@ run "autoscaling_group_rolls_with_the_template" {
   assert {
     condition     = alltrue([for t in aws_autoscaling_group.app.tag : !t.propagate_at_launch])
     error_message = "The group's own tags must not propagate at launch."
-  }
-}
-
-run "wait_follows_desired_capacity" {
-  variables {
-    min_size                  = 3
-    desired_capacity          = 5
-    max_size                  = 10
-    health_check_grace_period = 300
-    wait_for_capacity_timeout = "25m"
-  }
-
-  assert {
-    condition = (
-      aws_autoscaling_group.app.wait_for_elb_capacity == 5
-      && aws_autoscaling_group.app.desired_capacity == 5
-      && aws_autoscaling_group.app.min_size == 3
-      && aws_autoscaling_group.app.max_size == 10
-      && aws_autoscaling_group.app.health_check_grace_period == 300
-      && aws_autoscaling_group.app.wait_for_capacity_timeout == "25m"
-    )
-    error_message = "wait_for_elb_capacity must follow desired_capacity; sizes, grace period and timeout their variables."
   }
 }

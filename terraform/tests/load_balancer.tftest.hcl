@@ -134,6 +134,7 @@ run "health_check_follows_the_variables" {
     health_check_unhealthy_threshold = 5
     deregistration_delay             = 45
     lb_idle_timeout                  = 120
+    service_idle_timeout             = 135
     desync_mitigation_mode           = "defensive"
     internal                         = true
     enable_deletion_protection       = false

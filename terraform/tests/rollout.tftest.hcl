@@ -72,6 +72,14 @@ override_data {
   values = { desired_capacity = 2 }
 }
 
+# This deployment's load balancer, as load_balancer.tf looks it up: none is found, so
+# the check that refuses a replacement of it has nothing to compare (validations.tftest.hcl
+# tests it).
+override_data {
+  target = data.aws_lbs.running
+  values = { arns = [] }
+}
+
 # Version 1 deployed: every resource from overrides, as AWS would have created it.
 run "deploy_v1" {
   # Into an empty account.
@@ -98,9 +106,13 @@ run "deploy_v1" {
     }
   }
 
+  # AWS names the group from name_prefix.
   override_resource {
     target = aws_autoscaling_group.app
-    values = { arn = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0c0ffee0-0000-4000-8000-000000000001:autoScalingGroupName/micro-service-20260101000000000000000001-v1" }
+    values = {
+      name = "micro-service-20260101000000000000000002"
+      arn  = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:0c0ffee0-0000-4000-8000-000000000001:autoScalingGroupName/micro-service-20260101000000000000000002"
+    }
   }
 
   override_resource {
@@ -175,8 +187,8 @@ run "deploy_v1" {
   }
 
   assert {
-    condition     = can(regex("^micro-service-20260101000000000000000001-[0-9a-f]{12}$", output.autoscaling_group_name))
-    error_message = "The deployed group should be named after the template and a digest of what its instances are."
+    condition     = aws_autoscaling_group.app.name_prefix == "micro-service-" && output.autoscaling_group_name == "micro-service-20260101000000000000000002"
+    error_message = "The group's name must come from AWS (name_prefix), so that a replacement never asks for a name that exists."
   }
 }
 
@@ -198,7 +210,9 @@ run "reapply_v1" {
   }
 }
 
-# Scaling is not a rollout: the group is updated in place.
+# Issue 16: scaling owns the size between rollouts. A new desired_capacity changes
+# nothing of the running group (it applies to the next new group; min_size is the
+# floor), and check_terraform_test.py checks that nothing is replaced.
 run "scale_out" {
   command = plan
 
@@ -215,10 +229,32 @@ run "scale_out" {
     condition = (
       tostring(aws_launch_template.app.latest_version) == run.deploy_v1.launch_template_version
       && aws_autoscaling_group.app.name == run.deploy_v1.autoscaling_group_name
-      && aws_autoscaling_group.app.desired_capacity == 4
-      && aws_autoscaling_group.app.wait_for_elb_capacity == 4
+      && aws_autoscaling_group.app.desired_capacity == 2
+      && aws_autoscaling_group.app.min_elb_capacity == 2
+      && aws_autoscaling_group.app.max_size == 8
     )
-    error_message = "Changing desired_capacity must resize the group in place, not roll the fleet."
+    error_message = "desired_capacity must not resize the running group, nor set an exact-count wait; max_size changes in place."
+  }
+}
+
+# Issue 16: a policy grew the group to 5 since the last apply: with nothing changed the
+# plan is empty (check_terraform_test.py: "nothing"), so neither it nor a saved plan
+# applied later shrinks the group or waits for a count.
+run "scaled_out_by_a_policy" {
+  command = plan
+
+  plan_options {
+    refresh = false
+  }
+
+  override_data {
+    target = data.aws_autoscaling_group.running
+    values = { desired_capacity = 5 }
+  }
+
+  assert {
+    condition     = aws_autoscaling_group.app.wait_for_elb_capacity == null
+    error_message = "An in-place update must not wait for an exact number of instances."
   }
 }
 
@@ -310,7 +346,7 @@ run "roll_a_scaled_out_fleet" {
   }
 
   assert {
-    condition     = aws_autoscaling_group.app.desired_capacity == 5 && aws_autoscaling_group.app.wait_for_elb_capacity == 5
+    condition     = aws_autoscaling_group.app.desired_capacity == 5 && aws_autoscaling_group.app.min_elb_capacity == 5
     error_message = "The new group must start at the running group's size (5) and wait for all of it."
   }
 }

@@ -266,15 +266,93 @@ run "instance_inputs" {
 }
 
 # The unit runs a plain docker pull; Flatcar has no ECR credential helper, so a private
-# ECR image would never start (terraform/README.md).
+# ECR image would never start (terraform/README.md). One run per host name private ECR
+# answers to; ECR Public and other registries pass (image_hosts_accepted).
+
 run "private_ecr_image" {
   command = plan
 
+  # IPv4 endpoint
   variables {
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/micro-service"
   }
 
   expect_failures = [var.image]
+}
+
+run "private_ecr_fips_image" {
+  command = plan
+
+  # FIPS endpoint
+  variables {
+    image = "123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/team/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "private_ecr_china_image" {
+  command = plan
+
+  # China partition
+  variables {
+    image = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "private_ecr_dual_stack_image" {
+  command = plan
+
+  # dual-stack endpoint
+  variables {
+    image = "123456789012.dkr-ecr.eu-west-1.on.aws/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "private_ecr_dual_stack_fips_image" {
+  command = plan
+
+  # dual-stack FIPS endpoint
+  variables {
+    image = "123456789012.dkr-ecr-fips.us-east-1.on.aws/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "private_ecr_vpc_endpoint_image" {
+  command = plan
+
+  # interface VPC endpoint
+  variables {
+    image = "vpce-0a1b2c3d4e5f60718-abcdefgh.dkr.ecr.eu-west-1.vpce.amazonaws.com/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+run "private_ecr_vpc_endpoint_zonal_image" {
+  command = plan
+
+  # zonal VPC endpoint name
+  variables {
+    image = "vpce-0a1b2c3d4e5f60718-abcdefgh-eu-west-1a.dkr.ecr.eu-west-1.vpce.amazonaws.com/micro-service"
+  }
+
+  expect_failures = [var.image]
+}
+
+# Public registries, and names that only look like ECR's, are not refused.
+run "image_hosts_accepted" {
+  command = plan
+
+  variables {
+    image = "ghcr.io/example/123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+  }
 }
 
 run "scaling_inputs" {
@@ -301,4 +379,88 @@ run "listener_and_instance_inputs_accepted" {
     image                    = "public.ecr.aws/example/micro-service"
     scaling_cpu_utilization  = 60
   }
+}
+
+# Issue 16: an OS release can be pinned by version; anything else is refused.
+run "flatcar_version_not_a_release" {
+  command = plan
+
+  variables {
+    flatcar_version = "stable"
+  }
+
+  expect_failures = [var.flatcar_version]
+}
+
+run "service_idle_timeout_out_of_range" {
+  command = plan
+
+  variables {
+    service_idle_timeout = 5000
+  }
+
+  expect_failures = [var.service_idle_timeout]
+}
+
+# The ALB must close idle connections at least 5 s before the service does.
+run "lb_idle_timeout_not_below_the_service" {
+  command = plan
+
+  variables {
+    lb_idle_timeout = 71
+  }
+
+  expect_failures = [aws_lb.app]
+}
+
+# ... also on the instances that run: a fleet started with IDLE_TIMEOUT 75 (its group's
+# tag) still serves, so the ALB may not go to 90 even though the new fleet would get 120.
+run "lb_idle_timeout_not_below_the_running_fleet" {
+  command = plan
+
+  override_data {
+    target = data.aws_autoscaling_groups.running
+    values = { names = ["micro-service-20260101000000000000000001"] }
+  }
+
+  override_data {
+    target = data.aws_autoscaling_groups.running_on_app_port
+    values = { names = ["micro-service-20260101000000000000000001"] }
+  }
+
+  override_data {
+    target = data.aws_autoscaling_group.running
+    values = {
+      desired_capacity = 2
+      tag              = [{ key = "ServiceIdleTimeout", value = "75", propagate_at_launch = false }]
+    }
+  }
+
+  variables {
+    lb_idle_timeout      = 90
+    service_idle_timeout = 120
+  }
+
+  expect_failures = [aws_lb.app]
+}
+
+# A change that replaces the ALB is refused while it exists, as app_port is.
+run "internal_change_refused" {
+  command = plan
+
+  override_data {
+    target = data.aws_lbs.running
+    values = { arns = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/micro-service-alb/50dc6c495c0c9188"] }
+  }
+
+  override_data {
+    target = data.aws_lb.running
+    values = { internal = false }
+  }
+
+  variables {
+    internal = true
+  }
+
+  expect_failures = [aws_lb.app]
 }

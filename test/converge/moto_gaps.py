@@ -38,6 +38,11 @@ class FleetHealth:
         with self._lock:
             self._markers.add(marker)
 
+    def heal(self, marker: str) -> None:
+        """The release is fine after all (a registry's rate limit passed, say)."""
+        with self._lock:
+            self._markers.discard(marker)
+
     def is_unhealthy(self, user_data: str) -> bool:
         with self._lock:
             return any(m in user_data for m in self._markers)
@@ -174,6 +179,54 @@ def _patch(health: FleetHealth) -> None:
         return EmptyResult()
 
     autoscaling_responses.AutoScalingResponse.delete_policy = delete_policy
+
+    # Gap 9: CreateAutoScalingGroup with the name of a group that exists replaces that
+    # group in moto's table (its instances orphaned). AWS refuses the call with
+    # AlreadyExists ("You already have an Auto Scaling group or launch configuration
+    # with this name", CreateAutoScalingGroup's API reference) and changes nothing: a
+    # module that asks again for the name of a group still running (a failed rollout's
+    # deposed or tainted group) fails there.
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    class AlreadyExists(AutoscalingClientError):
+        code = "AlreadyExists"
+
+    # moto finds an error's service (and its HTTP status, 400) by the class's module.
+    AlreadyExists.__module__ = AutoscalingClientError.__module__
+
+    original_create_group = autoscaling_models.AutoScalingBackend.create_auto_scaling_group
+
+    def create_auto_scaling_group(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in self.autoscaling_groups:
+            raise AlreadyExists(f"AutoScalingGroup by this name already exists - A group with the name {name} already exists")
+        return original_create_group(self, name, *args, **kwargs)
+
+    autoscaling_models.AutoScalingBackend.create_auto_scaling_group = create_auto_scaling_group
+
+    # Gap 10: CreateAutoScalingGroup and UpdateAutoScalingGroup ignore
+    # InstanceMaintenancePolicy, and DescribeAutoScalingGroups returns none, so every plan
+    # wants to set it again. AWS keeps it and returns it.
+    original_create_response = autoscaling_responses.AutoScalingResponse.create_auto_scaling_group
+    original_update_response = autoscaling_responses.AutoScalingResponse.update_auto_scaling_group
+
+    def keep_maintenance_policy(self: Any) -> None:
+        policy = self._get_params().get("InstanceMaintenancePolicy")
+        group = self.autoscaling_backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+        if policy is not None and group is not None:
+            group.instance_maintenance_policy = {k: int(v) for k, v in policy.items()}
+
+    def create_group_response(self: Any) -> Any:
+        result = original_create_response(self)
+        keep_maintenance_policy(self)
+        return result
+
+    def update_group_response(self: Any) -> Any:
+        result = original_update_response(self)
+        keep_maintenance_policy(self)
+        return result
+
+    autoscaling_responses.AutoScalingResponse.create_auto_scaling_group = create_group_response
+    autoscaling_responses.AutoScalingResponse.update_auto_scaling_group = update_group_response
 
     # The health control (not a gap of moto's API, a missing behaviour: no health checks).
     original_health_for = elbv2_models.FakeTargetGroup.health_for

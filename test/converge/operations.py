@@ -104,3 +104,16 @@ def survived(before: dict[str, Any], after: dict[str, Any], name_prefix: str) ->
         and before["alarms"][n].get("Metrics") == after["alarms"][n].get("Metrics") for n in before["alarms"])
     out.append((same, f"the same {len(after['alarms'])} alarms on the same dimensions after the roll"))
     return out
+
+
+def leftovers(url: str, region: str, name_prefix: str) -> list[str]:
+    """What of logging.tf, iam.tf and alarms.tf is still in the emulator (after destroy)."""
+    logs = _client("logs", url, region)
+    iam = _client("iam", url, region)
+    cloudwatch = _client("cloudwatch", url, region)
+    left = [f"log group {g['logGroupName']}" for g in logs.describe_log_groups(logGroupNamePrefix="/micro-service/")["logGroups"]]
+    left += [f"role {r['RoleName']}" for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(f"{name_prefix}-")]
+    left += [f"instance profile {p['InstanceProfileName']}" for p in iam.list_instance_profiles()["InstanceProfiles"]
+             if p["InstanceProfileName"].startswith(f"{name_prefix}-")]
+    left += [f"alarm {a['AlarmName']}" for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"{name_prefix}-")["MetricAlarms"]]
+    return left

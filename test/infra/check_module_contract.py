@@ -9,9 +9,10 @@
   declare; kitchen.yml passes every required variable of the fixture;
 - every output that kitchen.yml, the InSpec profile and the terraform test use exists,
   every input the controls read is declared, every control kitchen.yml selects exists;
-- the rollout is wired as documented: a new app_version changes the user data, hence
-  the launch template version, hence the Auto Scaling group's name (a replacement),
-  created before the old group is destroyed, and apply waits for ELB capacity;
+- the rollout is wired as documented: the launch template is built from local.instance
+  alone, whose holder (terraform_data) replaces the Auto Scaling group when it changes;
+  the group is named by AWS (name_prefix), created before the old group is destroyed,
+  waits for ELB capacity on creation only, and leaves its size to scaling;
 - the names other checks rely on exist: the variables the rehearsal reads, and the
   template's variables match local.cloud_config_vars, whose expressions
   test/lib/cloudconfig.py can evaluate.
@@ -238,32 +239,49 @@ def rollout_problems(mod: tf.Module) -> list[str]:
         return ["the module must have exactly one aws_launch_template and one aws_autoscaling_group"]
     latest = f"aws_launch_template.{lt_name}.latest_version"
 
-    # The group's name carries a digest of what makes an instance (local.fleet_identity):
-    # a new name, so a new group, for new user data or a new AMI, not for a new tag.
-    name = text_of(asg, "name")
-    identity = str(mod.locals.get("fleet_identity", ""))
-    if "local.fleet_identity" not in name:
-        problems.append(f"the Auto Scaling group's name ({name}) must contain local.fleet_identity: only a new name replaces the group")
+    # What makes an instance is one value, local.instance: the launch template is built
+    # from it and nothing else, and its holder (terraform_data) replaces the group when
+    # it changes. The group's name comes from AWS (name_prefix), so a replacement never
+    # asks for the name of a group that still exists.
+    instance = mod.locals.get("instance")
+    if not isinstance(instance, dict):
+        return problems + ["local.instance (what makes an instance) must be an object"]
+    if asg.get("name") is not None or asg.get("name_prefix") is None:
+        problems.append("the Auto Scaling group must take name_prefix, not name: a fixed or derived name collides with the group a failed rollout leaves")
     for needed in ("local.user_data", "data.aws_ami."):
-        if needed not in identity:
-            problems.append(f"local.fleet_identity must include {needed}, so that a change of it rolls the fleet")
-    if "tags" in identity:
-        problems.append("local.fleet_identity must not include tags: a tag change needs no new instance")
+        if needed not in str(instance):
+            problems.append(f"local.instance must include {needed}, so that a change of it rolls the fleet")
+    if "var.tags" in str(instance) or "local.launch_tags" in str(instance):
+        problems.append("local.instance must not include tags: a tag change needs no new instance")
+    holders = [n for (t, n), body in mod.resources.items() if t == "terraform_data" and text_of(body, "input") == "${local.instance}"]
+    lifecycle_block = tf.unwrap(asg.get("lifecycle", [{}])) or {}
+    triggers = str(tf.unwrap(lifecycle_block.get("replace_triggered_by")))
+    if not any(f"terraform_data.{n}" in triggers for n in holders):
+        problems.append("the group's replace_triggered_by must name the terraform_data whose input is local.instance")
+    problems += template_source_problems(lt)
     lifecycle = tf.unwrap(asg.get("lifecycle", [{}])) or {}
     if tf.unwrap(lifecycle.get("create_before_destroy")) is not True:
         problems.append("the Auto Scaling group needs lifecycle { create_before_destroy = true }")
     template = tf.unwrap(asg.get("launch_template")) or {}
     if latest not in text_of(template, "version"):
         problems.append(f"the Auto Scaling group must launch {latest}, not {text_of(template, 'version')}")
-    # The wait must cover the whole group the rollout starts (at the running group's size).
-    if asg.get("wait_for_elb_capacity") is None or text_of(asg, "wait_for_elb_capacity") != text_of(asg, "desired_capacity"):
-        problems.append("wait_for_elb_capacity must be the group's desired_capacity, so that apply waits for the whole new fleet")
+    # The wait must cover the whole group the rollout starts (at the running group's
+    # size), on creation only: wait_for_elb_capacity would also wait on every in-place
+    # update, for exactly its count, which a scale event breaks.
+    if asg.get("min_elb_capacity") is None or text_of(asg, "min_elb_capacity") != text_of(asg, "desired_capacity"):
+        problems.append("min_elb_capacity must be the group's desired_capacity, so that apply waits for the whole new fleet")
+    if asg.get("wait_for_elb_capacity") is not None:
+        problems.append("wait_for_elb_capacity waits for an exact count on every update: use min_elb_capacity")
+    if "desired_capacity" not in str(tf.unwrap(lifecycle_block.get("ignore_changes"))):
+        problems.append("the group must ignore changes of desired_capacity: scaling owns the size between rollouts")
     if text_of(asg, "health_check_type") != "ELB":
         problems.append("health_check_type must be ELB, so that instances the ALB finds unhealthy are replaced")
     if "aws_lb_target_group." not in text_of(asg, "target_group_arns"):
         problems.append("the Auto Scaling group must register its instances with the target group")
 
     user_data = text_of(lt, "user_data")
+    if user_data == "${local.instance.user_data}":
+        user_data = str(instance.get("user_data", ""))
     if user_data == "${local.user_data}":
         user_data = str(mod.locals.get("user_data", ""))
     if "templates/cloud-config.yaml.tftpl" not in user_data or f"local.{cloudconfig.VALUES_LOCAL}" not in user_data:
@@ -271,6 +289,36 @@ def rollout_problems(mod: tf.Module) -> list[str]:
     values = mod.locals.get(cloudconfig.VALUES_LOCAL)
     if not isinstance(values, dict) or values.get("app_version") != "${var.app_version}":
         problems.append(f"local.{cloudconfig.VALUES_LOCAL}.app_version must be var.app_version")
+    return problems
+
+
+# Arguments of the launch template that are not what an instance is: its own name and
+# description, how versions work, and tags (which must not roll the fleet).
+TEMPLATE_OWN = {"name_prefix", "description", "update_default_version", "tags", "tag_specifications", "lifecycle"}
+
+
+def template_source_problems(lt: dict) -> list[str]:
+    """Every value of the launch template that describes an instance reads local.instance:
+    a literal or another reference there would change instances without a rollout."""
+    problems = []
+
+    def walk(where: str, value) -> None:
+        value = tf.unwrap(value)
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if not str(key).startswith("__"):
+                    walk(f"{where}.{key}", inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(where, inner)
+        elif where.endswith(".arn") and "iam_instance_profile" in where and value == "${iam_instance_profile.value}":
+            pass  # the dynamic block's iterator, over local.instance.iam_instance_profile_arn
+        elif not (isinstance(value, str) and value.startswith("${local.instance.") or isinstance(value, str) and "local.instance." in value and where.endswith("for_each")):
+            problems.append(f"launch template {where[1:]} = {value!r} must come from local.instance, or a change of it would not roll the fleet")
+
+    for key, value in lt.items():
+        if key not in TEMPLATE_OWN and not key.startswith("__"):
+            walk(f".{key}", value)
     return problems
 
 
@@ -314,12 +362,12 @@ def wiring_problems(mod: tf.Module) -> list[str]:
 
 def hardening_problems(mod: tf.Module) -> list[str]:
     problems = []
-    _, lt = only(mod, "aws_launch_template")
-    meta = tf.unwrap((lt or {}).get("metadata_options")) or {}
-    if text_of(meta, "http_tokens") != "required" or tf.unwrap(meta.get("http_put_response_hop_limit")) != 1:
+    # The launch template reads these from local.instance (template_source_problems).
+    instance = mod.locals.get("instance") if isinstance(mod.locals.get("instance"), dict) else {}
+    meta = instance.get("metadata_options") or {}
+    if meta.get("http_tokens") != "required" or meta.get("http_put_response_hop_limit") != 1:
         problems.append("the launch template must require IMDSv2 tokens with a hop limit of 1")
-    bdm = tf.unwrap((lt or {}).get("block_device_mappings")) or {}
-    if tf.unwrap((tf.unwrap(bdm.get("ebs")) or {}).get("encrypted")) is not True:
+    if (instance.get("root_volume") or {}).get("encrypted") is not True:
         problems.append("the root volume must be encrypted")
     if mod.defaults().get("associate_public_ip_address") is not False:
         problems.append("associate_public_ip_address must default to false")
@@ -446,6 +494,24 @@ def tftest_problems(fixture: tf.Module) -> list[str]:
     return problems
 
 
+EXAMPLES_DIR = MODULE_DIR / "examples"
+# The README's usage is examples/complete's module call, with the source a user writes.
+README_SOURCE = 'source = "github.com/<you>/micro-service-as-code//terraform"'
+
+
+def example_problems(readme: Path, example: Path) -> list[str]:
+    """The README's usage block shows the module call that terraform.sh validates."""
+    text = example.read_text()
+    start = text.find('module "micro_service" {')
+    if start < 0:
+        return [f"{rel(example)} has no module \"micro_service\" call"]
+    call = re.sub(r'source = "\.\./\.\."', README_SOURCE, text[start:].strip())
+    blocks = re.findall(r"```hcl\n(.*?)```", readme.read_text(), re.S)
+    if not any(b.strip() == call for b in blocks):
+        return [f"{rel(readme)}: no hcl block equals {rel(example)}'s module call (with {README_SOURCE})"]
+    return []
+
+
 def main() -> int:
     report = Report()
     module = tf.load_module(MODULE_DIR)
@@ -465,7 +531,7 @@ def main() -> int:
                  validation_problems(module, PROMISED_VALIDATIONS))
     report.check("app_version and name_prefix validations accept and refuse what they promise",
                  regex_behaviour_problems(module, REGEX_CASES))
-    report.check("rollout: app_version -> user data -> fleet identity -> new group, created before destroy; tags apart",
+    report.check("rollout: app_version -> user data -> local.instance -> its trigger replaces the group (name_prefix), created before destroy; tags apart",
                  rollout_problems(module))
     report.check(f"template variables = local.{cloudconfig.VALUES_LOCAL}, each evaluable by test/lib/cloudconfig.py",
                  template_values_problems(module, cloudconfig.TEMPLATE.read_text()))
@@ -477,6 +543,10 @@ def main() -> int:
     report.check("kitchen.yml: fixture variables, outputs, InSpec inputs and controls",
                  kitchen_problems(KITCHEN_YML, fixture, PROFILE_DIR))
     report.check("terraform test files: helper modules, variables, outputs, run references", tftest_problems(fixture))
+    example = tf.load_module(EXAMPLES_DIR / "complete")
+    report.check("examples/complete: calls the module with its required variables, and only declared ones",
+                 module_call_problems(example, "micro_service", module))
+    report.check("README usage = examples/complete's module call", example_problems(MODULE_DIR / "README.md", EXAMPLES_DIR / "complete" / "main.tf"))
 
     if report.failures:
         print(f"module contract: {len(report.failures)} problem(s)")

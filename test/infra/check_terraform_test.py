@@ -8,10 +8,13 @@ whether a value is unknown until apply; the plan in the JSON output says both:
 - a new launch template version is planned when the provider marks `latest_version`
   unknown (AWS numbers versions); the Auto Scaling group is replaced when its actions are
   ["create", "delete"] (create before destroy: the old group goes only after the new
-  one is healthy) because of its `name`;
-- same version, or only a new size: no new template version, nothing replaced.
+  one is healthy), because what makes an instance changed (action_reason
+  "replace_by_triggers": terraform_data.instance was updated);
+- same version, or only a new size: no new template version, nothing replaced;
+- nothing changed while scaling grew the group: no change of the group at all.
 
-Run: python3 test/infra/check_terraform_test.py RESULTS.jsonl... (run.sh does).
+Run: python3 test/infra/check_terraform_test.py [--rollout] [--edit] RESULTS.jsonl...
+(test/infra/terraform.sh does).
 """
 
 from __future__ import annotations
@@ -22,17 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROLLOUT_FILE = "tests/rollout.tftest.hcl"
+# Run by test/infra/terraform.sh on a copy of the module with one hard-coded field of
+# local.instance edited (test/infra/edits/).
+EDIT_FILE = "tests/edited/hop_limit.tftest.hcl"
+EDIT_EXPECTATIONS = {"hop_limit_edited": "replaced"}
 TEMPLATE = "aws_launch_template.app"
 GROUP = "aws_autoscaling_group.app"
 
 POLICY = "aws_autoscaling_policy."
 
+TRIGGER = "terraform_data.instance"
+
 # Run of the rollout file -> what its plan does to the fleet (runs not listed: no plan
 # expected): "rolls" replaces the group, "retags" makes a new template version that the
-# group takes in place, "stays" makes neither.
+# group takes in place, "stays" makes neither, "nothing" leaves the group untouched.
 ROLLOUT_EXPECTATIONS = {
-    "reapply_v1": "stays",
+    "reapply_v1": "nothing",
     "scale_out": "stays",
+    "scaled_out_by_a_policy": "nothing",
     "deploy_v2": "rolls",
     "new_flatcar_release": "rolls",
     "retag": "retags",
@@ -75,18 +85,31 @@ def read(lines, results: Results) -> None:
 def rollout_problems(run: str, changes: list[dict], expected: str) -> list[str]:
     """What is wrong with one plan of the rollout file."""
     by_address = {c["address"]: c["change"] for c in changes}
+    reasons = {c["address"]: c.get("action_reason") for c in changes}
     if TEMPLATE not in by_address or GROUP not in by_address:
         return [f"{run}: the plan has no {TEMPLATE} or no {GROUP}"]
     problems = []
     template, group = by_address[TEMPLATE], by_address[GROUP]
     new_version = bool((template.get("after_unknown") or {}).get("latest_version"))
-    if expected == "rolls":
+    if expected == "replaced":
+        # A mocked provider plans no unknown template version; the group's replacement
+        # by its trigger is Terraform's own logic, and is what matters here.
+        if group["actions"] != ["create", "delete"] or reasons.get(GROUP) != "replace_by_triggers":
+            problems.append(f"{run}: expected the group to be replaced by its trigger, created before destroyed, got {group['actions']} ({reasons.get(GROUP)})")
+    elif expected == "nothing":
+        # The fleet untouched: the group and its trigger plan no change at all. (Other
+        # resources of this offline state, built from overrides, read back with values
+        # the overrides invented, so they show updates; none may be replaced.)
+        fleet = {a: by_address[a]["actions"] for a in (GROUP, TRIGGER) if a in by_address}
+        if fleet != {GROUP: ["no-op"], TRIGGER: ["no-op"]} or new_version:
+            problems.append(f"{run}: expected no change of the fleet, got {fleet}, new template version: {new_version}")
+    elif expected == "rolls":
         if template["actions"] != ["update"] or not new_version:
             problems.append(f"{run}: expected a new version of the launch template (an update with latest_version unknown), got {template['actions']}, latest_version unknown: {new_version}")
         if group["actions"] != ["create", "delete"]:
             problems.append(f"{run}: expected the group to be replaced, created before the old one is destroyed (['create', 'delete']), got {group['actions']}")
-        elif group.get("replace_paths") != [["name"]]:
-            problems.append(f"{run}: expected the group to be replaced because of its name, got {group.get('replace_paths')}")
+        elif reasons.get(GROUP) != "replace_by_triggers" or (by_address.get(TRIGGER) or {}).get("actions") != ["update"]:
+            problems.append(f"{run}: expected the group to be replaced by its trigger ({TRIGGER} updated, action_reason replace_by_triggers), got {reasons.get(GROUP)}, {TRIGGER}: {(by_address.get(TRIGGER) or {}).get('actions')}")
     else:
         if expected == "stays" and new_version:
             problems.append(f"{run}: the launch template gets a new version")
@@ -105,7 +128,7 @@ def rollout_problems(run: str, changes: list[dict], expected: str) -> list[str]:
     return problems
 
 
-def check(results: Results, expect_rollout: bool) -> tuple[list[str], list[str]]:
+def check(results: Results, expect_rollout: bool, expect_edit: bool = False) -> tuple[list[str], list[str]]:
     """(lines to print, failures)."""
     out, failures = [], []
     for path in sorted(results.runs):
@@ -121,22 +144,28 @@ def check(results: Results, expect_rollout: bool) -> tuple[list[str], list[str]]
     if not results.runs:
         failures.append("terraform test reported no run at all")
 
+    expectations = []
     if expect_rollout:
-        rollout_runs = results.runs.get(ROLLOUT_FILE, {})
-        for run, expected in ROLLOUT_EXPECTATIONS.items():
-            if run not in rollout_runs:
-                failures.append(f"{ROLLOUT_FILE}: run {run} is missing")
+        expectations += [(ROLLOUT_FILE, run, e) for run, e in ROLLOUT_EXPECTATIONS.items()]
+    if expect_edit:
+        expectations += [(EDIT_FILE, run, e) for run, e in EDIT_EXPECTATIONS.items()]
+    if expectations:
+        for path, run, expected in expectations:
+            if run not in results.runs.get(path, {}):
+                failures.append(f"{path}: run {run} is missing")
                 continue
-            changes = results.plans.get((ROLLOUT_FILE, run))
+            changes = results.plans.get((path, run))
             if changes is None:
-                failures.append(f"{ROLLOUT_FILE}: no plan for run {run} (terraform test -json -verbose)")
+                failures.append(f"{path}: no plan for run {run} (terraform test -json -verbose)")
                 continue
             problems = rollout_problems(run, changes, expected)
             failures += problems
             what = {
-                "rolls": "new template version; group replaced, created before destroyed (name); nothing else replaced",
+                "rolls": "new template version; group replaced by its trigger, created before destroyed; nothing else replaced",
                 "retags": "new template version; group updated in place; nothing replaced",
                 "stays": "same template version; nothing replaced",
+                "nothing": "the group and its trigger unchanged, same template version",
+                "replaced": "group replaced by its trigger, created before destroyed",
             }[expected]
             out.append(f"  {'ok  ' if not problems else 'FAIL'} plan of {run}: {what}")
     return out, failures
@@ -144,12 +173,13 @@ def check(results: Results, expect_rollout: bool) -> tuple[list[str], list[str]]
 
 def main(argv: list[str]) -> int:
     expect_rollout = "--rollout" in argv
-    files = [a for a in argv if a != "--rollout"]
+    expect_edit = "--edit" in argv
+    files = [a for a in argv if a not in ("--rollout", "--edit")]
     results = Results()
     for f in files:
         with Path(f).open() as lines:
             read(lines, results)
-    out, failures = check(results, expect_rollout)
+    out, failures = check(results, expect_rollout, expect_edit)
     print("\n".join(out))
     for f in failures:
         print(f"         - {f}")

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Terraform itself on the module, without AWS (run.sh calls this; it also runs alone):
-# fmt -check; init from a local provider mirror and validate, for terraform/ and the
-# fixture test/fixtures/wrapper; terraform test on terraform/tests (a mocked AWS
-# provider, and the rollout planned by the real provider offline), whose JSON output
-# test/infra/check_terraform_test.py reads.
+# fmt -check; init from a local provider mirror and validate, for terraform/, its
+# examples (the README's usage) and the fixture test/fixtures/wrapper; terraform test on
+# terraform/tests (a mocked AWS provider, and the rollout planned by the real provider
+# offline) and on a copy of the module with a hard-coded instance field edited
+# (test/infra/edits), whose JSON output test/infra/check_terraform_test.py reads.
 #
-# Needs a terraform binary (>= 1.7, for mock providers) and hashicorp/aws in a
+# Needs a terraform binary (>= 1.7, for mock providers; the edited copy's test needs
+# 1.11, for state_key, and is skipped with a message before) and hashicorp/aws in a
 # filesystem mirror (TF_PROVIDER_MIRROR, default /opt/tf-plugins). Neither can be
 # installed from the registries this project's machines reach, so without them this
 # says so and succeeds, also in CI; with them, any failure fails.
@@ -79,6 +81,13 @@ aws_version="$(sed -n 's/^ *version *= *"\(.*\)"/\1/p' "$work/terraform/.terrafo
 quiet terraform -chdir="$work/terraform" validate
 echo "  ok   terraform $tf_version validate: terraform/ and its tests (hashicorp/aws $aws_version from $MIRROR)"
 
+# The README's usage, as a module call a user would copy (examples/).
+for example in "$work"/terraform/examples/*/; do
+  quiet terraform -chdir="$example" init -backend=false -input=false
+  quiet terraform -chdir="$example" validate
+  echo "  ok   terraform validate: terraform/examples/$(basename "$example") (the README's usage)"
+done
+
 # The fixture's end-to-end test needs hashicorp/http (tests/probe), which the mirror
 # lacks, and AWS: init and validate it without its tests directory.
 quiet terraform -chdir="$work/test/fixtures/wrapper" init -backend=false -input=false -test-directory=no-tests-here
@@ -102,7 +111,29 @@ rollout=$!
 rc=0
 wait "$mocked" || rc=$?
 wait "$rollout" || rc=$?
-python3 test/infra/check_terraform_test.py --rollout "$work/mocked.jsonl" "$work/rollout.jsonl" || rc=$?
+
+# Issue 16: a hard-coded field of what makes an instance, edited, rolls the fleet. The
+# edit is made here, on a copy of the module (tests/edited/hop_limit), and
+# test/infra/edits/hop_limit.tftest.hcl plans that copy against the state of the
+# unedited module (state_key).
+edit_flag=()
+if [ "$(printf '%s\n' 1.11.0 "$tf_version" | sort -V | head -n1)" = 1.11.0 ]; then
+  edited="$work/terraform/tests/edited"
+  mkdir -p "$edited/hop_limit"
+  cp -r "$work"/terraform/*.tf "$work/terraform/templates" "$edited/hop_limit/"
+  sed -i 's/^\( *http_put_response_hop_limit *= *\)1$/\12/' "$edited/hop_limit/launch_template.tf"
+  if [ "$(diff "$work/terraform/launch_template.tf" "$edited/hop_limit/launch_template.tf" | grep -c '^>')" != 1 ]; then
+    echo "FAIL: the hop limit edit did not change exactly one line of launch_template.tf" >&2
+    exit 1
+  fi
+  cp test/infra/edits/hop_limit.tftest.hcl "$edited/"
+  quiet terraform -chdir="$work/terraform" init -backend=false -input=false -test-directory=tests/edited
+  terraform -chdir="$work/terraform" test -json -verbose -test-directory=tests/edited >"$work/edited.jsonl" || rc=$?
+  edit_flag=(--edit "$work/edited.jsonl")
+else
+  echo "  skipped: the edited-field test (terraform $tf_version; state_key needs 1.11)"
+fi
+python3 test/infra/check_terraform_test.py --rollout "${edit_flag[@]}" "$work/mocked.jsonl" "$work/rollout.jsonl" || rc=$?
 if [ "$rc" -ne 0 ]; then
   echo "FAIL: terraform test (details: cd terraform && terraform init && terraform test)" >&2
   exit 1

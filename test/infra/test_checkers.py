@@ -113,9 +113,17 @@ class ContractChecker(unittest.TestCase):
         mod = module({"main.tf": """
             locals {
               cloud_config_vars = { app_version = var.app_version }
+              user_data         = base64encode(templatefile("templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
+              instance          = { instance_type = "t3.micro", tags = var.tags }
+            }
+            resource "terraform_data" "instance" {
+              input = local.instance
             }
             resource "aws_launch_template" "app" {
-              user_data = base64encode(templatefile("templates/cloud-config.yaml.tftpl", local.cloud_config_vars))
+              user_data = local.user_data
+              metadata_options {
+                http_put_response_hop_limit = 1
+              }
             }
             resource "aws_autoscaling_group" "app" {
               name = "fixed-name"
@@ -123,15 +131,33 @@ class ContractChecker(unittest.TestCase):
                 id      = aws_launch_template.app.id
                 version = "$Latest"
               }
-              health_check_type = "EC2"
+              wait_for_elb_capacity = 2
+              health_check_type     = "EC2"
             }
         """})
         problems = "\n".join(cmc.rollout_problems(mod))
-        self.assertIn("only a new name replaces the group", problems)
-        self.assertIn("local.fleet_identity must include local.user_data", problems)
+        self.assertIn("must take name_prefix, not name", problems)
+        self.assertIn("local.instance must include local.user_data", problems)
+        self.assertIn("local.instance must not include tags", problems)
+        self.assertIn("replace_triggered_by must name the terraform_data", problems)
+        # A hard-coded field on the template itself would change instances in place.
+        self.assertIn("launch template metadata_options.http_put_response_hop_limit = 1 must come from local.instance", problems)
+        self.assertIn("launch template user_data = '${local.user_data}' must come from local.instance", problems)
         self.assertIn("create_before_destroy", problems)
-        self.assertIn("wait_for_elb_capacity", problems)
+        self.assertIn("min_elb_capacity must be the group's desired_capacity", problems)
+        self.assertIn("wait_for_elb_capacity waits for an exact count", problems)
+        self.assertIn("ignore changes of desired_capacity", problems)
         self.assertIn("health_check_type must be ELB", problems)
+
+    def test_flags_a_readme_usage_that_differs_from_the_example(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            example, readme = Path(tmp) / "main.tf", Path(tmp) / "README.md"
+            example.write_text('provider "aws" {}\n\nmodule "micro_service" {\n  source = "../.."\n\n  image = "public.ecr.aws/a/b"\n}\n')
+            shown = 'module "micro_service" {\n  ' + cmc.README_SOURCE + '\n\n  image = "public.ecr.aws/a/b"\n}\n'
+            readme.write_text("## Usage\n\n```hcl\n" + shown + "```\n")
+            self.assertEqual(cmc.example_problems(readme, example), [])
+            readme.write_text("## Usage\n\n```hcl\n" + shown.replace("public.ecr.aws", "docker.io") + "```\n")
+            self.assertIn("no hcl block equals", "\n".join(cmc.example_problems(readme, example)))
 
     def test_flags_readme_rows_missing_or_with_a_stale_default(self):
         mod = module({"main.tf": """
@@ -271,11 +297,12 @@ class TerraformTestChecker(unittest.TestCase):
     """check_terraform_test.py on hand-made `terraform test -json` lines."""
 
     @staticmethod
-    def change(address, actions, new_version=False, replace_paths=None):
+    def change(address, actions, new_version=False, reason=None):
         change = {"actions": actions, "after_unknown": {"latest_version": True} if new_version else {}}
-        if replace_paths:
-            change["replace_paths"] = replace_paths
-        return {"address": address, "change": change}
+        entry = {"address": address, "change": change}
+        if reason:
+            entry["action_reason"] = reason
+        return entry
 
     def results(self, plans, statuses=None):
         """A rollout file whose runs have these plans (run -> resource changes)."""
@@ -291,10 +318,12 @@ class TerraformTestChecker(unittest.TestCase):
     def good_plans(self):
         stays = [self.change(ctt.TEMPLATE, ["update"]), self.change(ctt.GROUP, ["update"])]
         rolls = [self.change(ctt.TEMPLATE, ["update"], new_version=True),
-                 self.change(ctt.GROUP, ["create", "delete"], replace_paths=[["name"]]),
+                 self.change(ctt.TRIGGER, ["update"]),
+                 self.change(ctt.GROUP, ["create", "delete"], reason="replace_by_triggers"),
                  self.change("aws_lb.app", ["update"])]
         retags = [self.change(ctt.TEMPLATE, ["update"], new_version=True), self.change(ctt.GROUP, ["update"])]
-        plans = {"rolls": rolls, "stays": stays, "retags": retags}
+        nothing = [self.change(ctt.TEMPLATE, ["no-op"]), self.change(ctt.GROUP, ["no-op"]), self.change(ctt.TRIGGER, ["no-op"])]
+        plans = {"rolls": rolls, "stays": stays, "retags": retags, "nothing": nothing}
         return {run: list(plans[e]) for run, e in ctt.ROLLOUT_EXPECTATIONS.items()}
 
     def test_the_expected_rollout_passes(self):
@@ -307,7 +336,7 @@ class TerraformTestChecker(unittest.TestCase):
 
     def test_flags_destroy_before_create_and_a_roll_on_scaling(self):
         plans = self.good_plans()
-        plans["deploy_v2"][1] = self.change(ctt.GROUP, ["delete", "create"], replace_paths=[["name"]])
+        plans["deploy_v2"][2] = self.change(ctt.GROUP, ["delete", "create"], reason="replace_by_triggers")
         plans["scale_out"] = [self.change(ctt.TEMPLATE, ["update"], new_version=True), self.change(ctt.GROUP, ["update"])]
         failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
         self.assertIn("deploy_v2: expected the group to be replaced, created before", failures)
@@ -316,7 +345,7 @@ class TerraformTestChecker(unittest.TestCase):
     def test_flags_a_rollout_that_replaces_nothing_or_too_much(self):
         plans = self.good_plans()
         plans["new_flatcar_release"] = [self.change(ctt.TEMPLATE, ["update"]), self.change(ctt.GROUP, ["update"])]
-        plans["deploy_v2"][2] = self.change("aws_lb.app", ["create", "delete"])
+        plans["deploy_v2"][3] = self.change("aws_lb.app", ["create", "delete"])
         failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
         self.assertIn("new_flatcar_release: expected a new version of the launch template", failures)
         self.assertIn("new_flatcar_release: expected the group to be replaced", failures)
@@ -325,9 +354,24 @@ class TerraformTestChecker(unittest.TestCase):
     def test_flags_a_retag_that_rolls(self):
         plans = self.good_plans()
         plans["retag"] = [self.change(ctt.TEMPLATE, ["update"], new_version=True),
-                          self.change(ctt.GROUP, ["create", "delete"], replace_paths=[["name"]])]
+                          self.change(ctt.GROUP, ["create", "delete"], reason="replace_by_triggers")]
         failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
         self.assertIn("retag: expected the group to take the new version in place", failures)
+
+    def test_flags_a_roll_not_driven_by_what_makes_an_instance(self):
+        # Issue 16: replaced for another reason (a name), or with the trigger unchanged.
+        plans = self.good_plans()
+        plans["deploy_v2"][2] = self.change(ctt.GROUP, ["create", "delete"], reason="replace_because_cannot_update")
+        plans["new_flatcar_release"][1] = self.change(ctt.TRIGGER, ["no-op"])
+        failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
+        self.assertIn("deploy_v2: expected the group to be replaced by its trigger", failures)
+        self.assertIn("new_flatcar_release: expected the group to be replaced by its trigger", failures)
+
+    def test_flags_any_change_where_scaling_alone_acted(self):
+        plans = self.good_plans()
+        plans["scaled_out_by_a_policy"][1] = self.change(ctt.GROUP, ["update"])
+        failures = "\n".join(ctt.check(self.results(plans), expect_rollout=True)[1])
+        self.assertIn("scaled_out_by_a_policy: expected no change of the fleet", failures)
 
     def test_a_roll_may_replace_the_scaling_policies_only(self):
         plans = self.good_plans()

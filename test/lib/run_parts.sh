@@ -7,6 +7,11 @@
 # A part says that it skipped something by writing the reason to $TEST_SKIP_LOG
 # (test/lib/steps.sh: report_skip, report_part_skipped), so that the table can say why.
 #
+# Parts named in RUN_PARTS_BACKGROUND (space-separated) start at once, beside the others:
+# parts that mostly wait (the converge waits on Terraform and the emulator) then cost no
+# time of their own. Their output goes to a log, named when they start, and is printed
+# whole at their turn, so that it never interleaves with another part's.
+#
 # Usage: run_parts.sh PART...   (RUN_PARTS_MAKEFILE picks another makefile: the runner's
 # own test uses a fixture)
 set -uo pipefail
@@ -30,19 +35,41 @@ skip_reasons() { # FILE
   sed 's/^ALL\t//' "$1" | paste -sd ';' | sed 's/;/; /g'
 }
 
+# Starts part N in the background; its output goes to $logs/N.out.
+declare -A background_pid background_started
+start_in_background() { # N PART
+  background_started[$1]=$SECONDS
+  TEST_SKIP_LOG="$logs/$1.skips" make --no-print-directory -f "$makefile" "$2" >"$logs/$1.out" 2>&1 &
+  background_pid[$1]=$!
+  printf '[%d/%d] %s: started %s in the background (tail -f %s)\n' "$1" "$total" "$2" "$(date +%H:%M:%S)" "$logs/$1.out"
+}
+
 results=() # part, result and time, joined by $sep (a result holds spaces and tabs)
 sep=$'\x1f'
 passed=0 failed=0 skipped=0
 run_started=$SECONDS
 for i in "${!parts[@]}"; do
+  : >"$logs/$((i + 1)).skips"
+  if [[ " ${RUN_PARTS_BACKGROUND:-} " == *" ${parts[$i]} "* ]]; then
+    start_in_background $((i + 1)) "${parts[$i]}"
+  fi
+done
+for i in "${!parts[@]}"; do
   part="${parts[$i]}"
   n=$((i + 1))
   skip_log="$logs/$n.skips"
-  : >"$skip_log"
-  printf '\n[%d/%d] %s: started %s\n' "$n" "$total" "$part" "$(date +%H:%M:%S)"
-  started=$SECONDS
-  TEST_SKIP_LOG="$skip_log" make --no-print-directory -f "$makefile" "$part"
-  rc=$?
+  if [ -n "${background_pid[$n]:-}" ]; then
+    printf '\n[%d/%d] %s: waiting for it (started in the background); its output:\n' "$n" "$total" "$part"
+    wait "${background_pid[$n]}"
+    rc=$?
+    cat "$logs/$n.out"
+    started=${background_started[$n]}
+  else
+    printf '\n[%d/%d] %s: started %s\n' "$n" "$total" "$part" "$(date +%H:%M:%S)"
+    started=$SECONDS
+    TEST_SKIP_LOG="$skip_log" make --no-print-directory -f "$makefile" "$part"
+    rc=$?
+  fi
   took=$((SECONDS - started))
   reasons="$(skip_reasons "$skip_log")"
   if [ "$rc" -ne 0 ]; then

@@ -32,4 +32,15 @@ out="$(RUN_PARTS_MAKEFILE=test/lib/fixtures/parts.mk bash test/lib/run_parts.sh 
 rc=$?
 [ "$rc" -eq 0 ] || fail "exit status $rc with no failed part"
 [ "$(tail -n1 <<<"$out")" = "2 passed, 0 failed" ] || fail "last line: $(tail -n1 <<<"$out")"
-echo "  ok   a failed part is reported, the others still run, exit status 1; skips carry their reason"
+# A part started in the background: its output is printed whole at its turn, between the
+# parts before and after it, and its failure counts.
+out="$(RUN_PARTS_BACKGROUND=part-slow-background RUN_PARTS_MAKEFILE=test/lib/fixtures/parts.mk \
+  bash test/lib/run_parts.sh part-passes part-slow-background part-after-failure 2>&1)"
+rc=$?
+[ "$rc" -eq 1 ] || fail "exit status $rc, expected 1 (the background part failed)"
+grep -q '^\[2/3\] part-slow-background: started .* in the background' <<<"$out" || fail "no background start line"
+order="$(grep -E '^part-(passes|slow-background|after-failure) ran$' <<<"$out" | paste -sd ' ')"
+[ "$order" = "part-passes ran part-slow-background ran part-after-failure ran" ] || fail "output order: $order"
+summary="$(sed -n '/^== Summary$/,$p' <<<"$out")"
+expect_row part-slow-background 'FAILED \(exit [0-9]+\)'
+echo "  ok   a failed part is reported, the others still run, exit status 1; skips carry their reason; a background part's output comes at its turn"

@@ -99,3 +99,11 @@ mock_resource "aws_iam_instance_profile" {
     arn = "arn:aws:iam::123456789012:instance-profile/micro-service-20260101000000000000000003"
   }
 }
+
+# No load balancer of this deployment yet (load_balancer.tf reads it to refuse a change
+# that would replace it).
+mock_data "aws_lbs" {
+  defaults = {
+    arns = []
+  }
+}
