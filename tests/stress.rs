@@ -563,14 +563,13 @@ fn head_of(len: usize) -> Vec<u8> {
     head
 }
 
-/// The server's CPU time per byte, in µs, while `CLIENTS` clients each send `BYTES` bytes of heads
-/// of `len` bytes, one byte per packet (Nagle off, a pause after each byte), and read
-/// each answer.
-fn trickle_cpu_per_byte(len: usize) -> f64 {
+/// The server's CPU time per byte, in µs, while `CLIENTS` clients each send `BYTES` bytes
+/// of heads of `len` bytes, one byte per packet (Nagle off, a pause after each byte), and
+/// read each answer.
+fn trickle_cpu_per_byte(service: &Service, len: usize) -> f64 {
     const CLIENTS: usize = 8;
     const BYTES: usize = 16 * 1024;
     const PAUSE: Duration = Duration::from_micros(200);
-    let service = Service::start(&[("WORKERS", "1"), ("REQUEST_TIMEOUT", "120")]);
     let pid = service.pid();
     let head = Arc::new(head_of(len));
     let start = cpu_ns(pid);
@@ -598,12 +597,18 @@ fn trickle_cpu_per_byte(len: usize) -> f64 {
 fn a_head_trickled_one_byte_per_packet_costs_cpu_in_proportion_to_its_length() {
     // Read from the start after every byte, a 16 KiB head costs 16 times what a 1 KiB
     // head costs per byte; kept in place, about the same.
-    let small = trickle_cpu_per_byte(1024);
-    let large = trickle_cpu_per_byte(16 * 1024);
+    let service = Service::start(&[("WORKERS", "1"), ("REQUEST_TIMEOUT", "120")]);
+    // Alternating rounds, the lowest figure of each size: a burst of load elsewhere on a
+    // shared machine lands on one round, not on the comparison.
+    let (mut small, mut large) = (f64::MAX, f64::MAX);
+    for _ in 0..2 {
+        small = small.min(trickle_cpu_per_byte(&service, 1024));
+        large = large.min(trickle_cpu_per_byte(&service, 16 * 1024));
+    }
     println!(
-        "stress: heads trickled one byte per packet (8 clients, 1 worker): server CPU \
-         {small:.2} µs per byte for 1 KiB heads, {large:.2} µs per byte for 16 KiB heads \
-         ({:.2}x)",
+        "stress: heads trickled one byte per packet (8 clients, 1 worker, the lower of 2 \
+         rounds): server CPU {small:.2} µs per byte for 1 KiB heads, {large:.2} µs per byte \
+         for 16 KiB heads ({:.2}x)",
         large / small
     );
     assert!(
