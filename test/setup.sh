@@ -14,11 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { echo "setup: $*"; }
-stop() {
-  echo "setup: $*" >&2
-  echo "setup: nothing was tested. (SETUP=skip runs the tests anyway; parts skip what is missing.)" >&2
-  exit 1
-}
+# What this script cannot do itself: all of it is said at the end, before any test runs.
+problems=()
 
 if [ "${SETUP:-}" = skip ]; then
   say "SETUP=skip: nothing installed or started"
@@ -26,21 +23,23 @@ if [ "${SETUP:-}" = skip ]; then
 fi
 
 # --- Rust ---------------------------------------------------------------------------
-command -v rustup >/dev/null 2>&1 ||
-  stop "rustup is needed for the musl targets (https://rustup.rs), with the toolchain in rust-toolchain or stable"
-installed_targets="$(rustup target list --installed)"
-for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
-  if ! grep -qx "$target" <<<"$installed_targets"; then
-    say "rustup target add $target"
-    rustup target add "$target" >/dev/null
-  fi
-done
-for component in rustfmt clippy; do
-  if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
-    say "rustup component add $component"
-    rustup component add "$component" >/dev/null
-  fi
-done
+if ! command -v rustup >/dev/null 2>&1; then
+  problems+=("rustup is needed for the musl targets of both architectures: install it (https://rustup.rs), then run this again")
+else
+  installed_targets="$(rustup target list --installed)"
+  for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    if ! grep -qx "$target" <<<"$installed_targets"; then
+      say "rustup target add $target"
+      rustup target add "$target" >/dev/null
+    fi
+  done
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+      say "rustup component add $component"
+      rustup component add "$component" >/dev/null
+    fi
+  done
+fi
 
 # --- Tools from Debian's packages -----------------------------------------------------
 # command  package  what needs it
@@ -87,21 +86,30 @@ if [ ${#missing_packages[@]} -gt 0 ]; then
       (service "$service" stop || pkill -x "$service" || true) >/dev/null 2>&1
     done
   elif command -v apt-get >/dev/null 2>&1; then
-    printf 'setup: these tools are missing:\n%s\n' "$(printf '%s\n' "${why[@]}")" >&2
-    stop "as root, run: sudo sh -c '$install_command'"
+    problems+=("these tools are missing, and only root may install them:" "${why[@]}" "run: sudo sh -c '$install_command'")
   else
-    printf 'setup: these tools are missing:\n%s\n' "$(printf '%s\n' "${why[@]}")" >&2
-    stop "this is not a Debian-family system: install them with its package manager (Debian's names above)"
+    problems+=("these tools are missing (Debian's package names):" "${why[@]}" "this is not a Debian-family system: install them with its package manager")
   fi
 fi
 
 # --- A Docker daemon ------------------------------------------------------------------
-if ! docker info >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] || stop "no Docker daemon answers (docker info), and only root may start one here: start it (e.g. sudo systemctl start docker) or add yourself to the docker group"
+if ! command -v docker >/dev/null 2>&1; then
+  : # said above, with the packages
+elif docker info >/dev/null 2>&1; then
+  :
+elif [ "$(id -u)" != 0 ]; then
+  problems+=("no Docker daemon answers (docker info), and only root may start one here: start it (e.g. sudo systemctl start docker), or add yourself to the docker group")
+else
   say "starting dockerd (log: /tmp/dockerd.log)"
   (dockerd >/tmp/dockerd.log 2>&1 &)
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
-  docker info >/dev/null 2>&1 || stop "dockerd did not answer within 60 s (see /tmp/dockerd.log)"
+  docker info >/dev/null 2>&1 || problems+=("dockerd did not answer within 60 s (see /tmp/dockerd.log)")
+fi
+
+if [ ${#problems[@]} -gt 0 ]; then
+  printf 'setup: %s\n' "${problems[@]}" >&2
+  echo "setup: nothing was tested. (SETUP=skip runs the tests anyway; parts skip what is missing.)" >&2
+  exit 1
 fi
 
 say "ready (Rust targets, $(printf '%s\n' "${tools[@]}" | wc -l) tools, Docker daemon)"
