@@ -161,10 +161,13 @@ def main():
               f"max {lat[-1] * 1000:.0f} ms (sent at +{slow.sent - t0:.2f} s to {slow.server})")
         for r in failures[:10]:
             print(f"    failed: +{r.sent - t0:.3f} s {r.path} keepalive={r.keepalive} -> {r.error} (server {r.server})")
-        _, _, before = loadmod.summary(load.results, t_load, t_first_new)
+        # Answered before the first new instance could take requests: by when the answer
+        # came, since a request sent just before may still be dispatched just after (a
+        # loaded machine once showed one such v2 answer, sent a few ms before t_first_new).
+        before = loadmod.summary([r for r in load.results if r.done < t_first_new], t_load)[2]
         _, _, mixed = loadmod.summary(load.results, t_first_new, t_drained)
         _, _, after = loadmod.summary(load.results, t_drained, t_after)
-        print(f"  before the first {a.new_version} instance was in service: {before}")
+        print(f"  answered before the first {a.new_version} instance was in service: {before}")
         print(f"  while both versions were in service ({t_drained - t_first_new:.2f} s): {mixed}")
         print(f"  after the {a.old_version} instances were drained: {after}")
         check(len(sel) > 0 and not failures, f"zero failed requests across the rollout ({len(failures)} of {len(sel)})")
@@ -239,7 +242,8 @@ def main():
 
 def bring_in_service(hap, names, inter, rise, ev=None):
     """Wait until the balancer's checks have each target up, then give it its weight
-    (the end of ALB's `initial` state). Returns name -> time in service."""
+    (the end of ALB's `initial` state). Returns name -> time in service: the moment
+    before its weight is set, from which the balancer may send it requests."""
     t_in = {}
     deadline = time.monotonic() + 30 + 3 * rise * inter
     while len(t_in) < len(names):
@@ -248,8 +252,8 @@ def bring_in_service(hap, names, inter, rise, ev=None):
         st = hap.states("fleet")
         for n in names:
             if n not in t_in and st.get(n, {}).get("op") == "UP":
-                hap.set_weight("fleet", n, 100)
                 t_in[n] = time.monotonic()
+                hap.set_weight("fleet", n, 100)
                 if ev:
                     ev(f"{n} in service (passed {rise} checks)")
         time.sleep(0.01)
