@@ -136,6 +136,25 @@ impl Entry<'_> {
     }
 }
 
+/// One line of the service's own (a notice, an error) in `format`: the text as it is, or
+/// a JSON object with the time, the text and the version, like an access-log entry's.
+pub fn notice(format: Format, text: &str) -> String {
+    match format {
+        Format::Plain => format!("{text}\n"),
+        Format::Json => {
+            let mut line = String::with_capacity(64 + text.len());
+            line.push_str("{\"time\":");
+            push_json_string(&mut line, Civil::now().rfc3339().as_bytes());
+            line.push_str(",\"message\":");
+            push_json_string(&mut line, text.as_bytes());
+            line.push_str(",\"version\":");
+            push_json_string(&mut line, crate::server::version().as_bytes());
+            line.push_str("}\n");
+            line
+        }
+    }
+}
+
 /// Writes `bytes` as a JSON string. Printable ASCII stays as it is, but for `"` and `\`;
 /// every other byte (controls, DEL, and each byte from 0x80 up, valid UTF-8 or not) becomes
 /// `\u00XX`. So a line is pure ASCII, valid JSON whatever the bytes, and lossless: each
@@ -161,6 +180,25 @@ fn push_json_string(line: &mut String, bytes: &[u8]) {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn a_notice_is_its_text_or_a_json_object_that_holds_it_whole() {
+        let text = "micro-service: \"quoted\", a \\ and a\ttab, caf\u{e9}";
+        assert_eq!(notice(Format::Plain, text), format!("{text}\n"));
+        let line = notice(Format::Json, text);
+        assert!(line.ends_with("}\n") && line.is_ascii(), "{line}");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        // Each byte from 0x80 up is one code point U+0080-U+00FF (see push_json_string).
+        let bytes: Vec<u8> = v["message"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .map(|c| c as u8)
+            .collect();
+        assert_eq!(bytes, text.as_bytes());
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(v["version"], crate::server::version());
+    }
 
     fn entry<'a>(peer: Option<&str>, request: &'a str) -> Entry<'a> {
         Entry {

@@ -108,9 +108,9 @@ fn write_lines(mut out: impl Write, queue: &Mutex<Queue>) {
             batch.push_str(&line);
         }
         if lost > 0 {
-            batch.push_str(&format!(
-                "micro-service: {lost} log lines dropped: stdout did not keep up\n"
-            ));
+            batch.push_str(&crate::report::line(&format!(
+                "micro-service: {lost} log lines dropped: stdout did not keep up"
+            )));
         }
         // A failed write (stdout closed) loses these lines; nothing else can be done.
         let _ = out.write_all(batch.as_bytes()).and_then(|()| out.flush());

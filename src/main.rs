@@ -24,6 +24,7 @@ mod sys;
 mod transport;
 mod workers;
 
+use access_log::Format;
 use config::{Command, Config};
 use log_output::LogOutput;
 use report::report;
@@ -69,6 +70,7 @@ const FINAL_FLUSH: Duration = Duration::from_millis(500);
 fn serve(config: Config) -> ExitCode {
     // Before any thread exists, so that every thread inherits the blocked signals.
     signals::block_termination();
+    report::set_format(config.access_log.unwrap_or(Format::Plain));
     let log = match LogOutput::to_stdout() {
         Ok(log) => Arc::new(log),
         Err(e) => {
@@ -95,27 +97,27 @@ fn serve(config: Config) -> ExitCode {
         }
     };
     if let Some(note) = note {
-        log.line(format!("micro-service: {note}\n"));
+        log.line(report::line(&format!("micro-service: {note}")));
     }
-    log.line(format!(
-        "micro-service {} listening on {addr}\n",
+    log.line(report::line(&format!(
+        "micro-service {} listening on {addr}",
         server::version()
-    ));
+    )));
     let (stopper, on_error) = (server.stopper(), server.stopper());
     let (signal_log, again_log) = (Arc::clone(&log), Arc::clone(&log));
     let watching = signals::on_termination(
         move |signal| {
-            signal_log.line(format!(
-                "received {}: finishing requests in flight (grace {grace:?})\n",
+            signal_log.line(report::line(&format!(
+                "received {}: finishing requests in flight (grace {grace:?})",
                 signal.name()
-            ));
+            )));
             stopper.stop();
         },
         move |signal| {
-            again_log.line(format!(
-                "received {} again: stopping at once, without finishing requests in flight\n",
+            again_log.line(report::line(&format!(
+                "received {} again: stopping at once, without finishing requests in flight",
                 signal.name()
-            ));
+            )));
             again_log.flush(FINAL_FLUSH);
             std::process::exit(1);
         },
@@ -130,11 +132,13 @@ fn serve(config: Config) -> ExitCode {
     }
     let code = match server.run() {
         Ok(Outcome::Drained) => {
-            log.line("shutdown complete\n".into());
+            log.line(report::line("shutdown complete"));
             ExitCode::SUCCESS
         }
         Ok(Outcome::GraceOver) => {
-            log.line("shutdown grace period over: closed connections still in progress\n".into());
+            log.line(report::line(
+                "shutdown grace period over: closed connections still in progress",
+            ));
             ExitCode::SUCCESS
         }
         Ok(Outcome::Failed) => {

@@ -233,6 +233,40 @@ fn json_access_log_lines_parse_whatever_the_path_holds() {
     }
 }
 
+/// ACCESS_LOG=json: the service's own lines (startup, SIGTERM, shutdown) are JSON objects
+/// too, so that a log pipeline reads every line it writes while serving.
+#[test]
+fn json_access_log_makes_every_line_json() {
+    let mut service = Service::start(&[("ACCESS_LOG", "json")]);
+    assert_eq!(service.get("/ping").status, 200);
+    service.signal("TERM");
+    let (status, _) = service.wait_exit(IO_TIMEOUT);
+    assert_eq!(status.code(), Some(0));
+    // The process has exited: its stdout ends, so this waits only for lines in transit.
+    let lines: Vec<String> = service.lines.iter().collect();
+    let messages: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
+            assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{line}");
+            v["message"]
+                .as_str()
+                .unwrap_or("(an access-log entry)")
+                .to_string()
+        })
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("received SIGTERM")),
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages.last().map(String::as_str),
+        Some("shutdown complete")
+    );
+}
+
 #[test]
 fn the_unspecified_ipv6_address_serves_both_loopbacks() {
     let service = Service::start(&[("BIND", "::")]);

@@ -129,7 +129,15 @@ impl Service {
                 text.push('\n');
             }
         });
-        let addr = first
+        // With ACCESS_LOG=json the startup line is a JSON object holding the same text.
+        let text = if first.starts_with('{') {
+            let line: serde_json::Value = serde_json::from_str(first)
+                .unwrap_or_else(|e| panic!("startup line {first:?} is not JSON: {e}"));
+            line["message"].as_str().unwrap_or_default().to_string()
+        } else {
+            first.to_string()
+        };
+        let addr = text
             .trim_end()
             .rsplit(' ')
             .next()
