@@ -5,7 +5,7 @@
 //! per byte of a head trickled one byte per packet. Linux only: figures come from /proc.
 
 mod common;
-use common::{Client, IO_TIMEOUT, Service};
+use common::{Client, IO_TIMEOUT, Service, wait_until};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{ChildStdout, ExitStatus};
@@ -489,19 +489,38 @@ fn out_of_descriptors_the_server_pauses_reports_once_and_recovers() {
     let ticks = cpu_ticks(pid);
     thread::sleep(Duration::from_secs(1));
     let used = cpu_ticks(pid) - ticks;
+    // While the connections are held nothing frees a descriptor: one episode, retried
+    // every 100 ms for over a second, must be one report.
+    let while_held = service.stderr_text();
+    assert_eq!(
+        while_held.matches("cannot accept").count(),
+        1,
+        "reported once per episode: {while_held}"
+    );
     drop(held);
     thread::sleep(Duration::from_millis(300));
     let served = ping_many(service.addr, 10);
+    // Each episode ends with one recovery report, written before the accept it reports
+    // (the reader of stderr may be a moment behind).
+    wait_until("every pause's recovery is reported", || {
+        let stderr = service.stderr_text();
+        stderr.matches("cannot accept").count() == stderr.matches("accepting again after").count()
+    });
     let stderr = service.stderr_text();
     let pauses = stderr.matches("cannot accept").count();
     let recoveries = stderr.matches("accepting again after").count();
     println!(
-        "stress: out of descriptors: {used} CPU ticks in 1 s; {pauses} report(s) of it; \
-         after recovery {served}/10 served"
+        "stress: out of descriptors: {used} CPU ticks in 1 s; {} report(s) of it while held, \
+         {pauses} in all; after recovery {served}/10 served",
+        while_held.matches("cannot accept").count()
     );
     assert!(used <= 20, "{used} ticks: accepting spins");
-    assert_eq!(pauses, 1, "reported once per episode: {stderr}");
-    assert_eq!(recoveries, 1, "the recovery is reported once: {stderr}");
+    // Releasing them can start a short second episode: the queued connections are
+    // accepted before the closed ones are reaped (a run saw "after 1 refused accepts").
+    assert!(
+        recoveries >= 1 && pauses == recoveries,
+        "one recovery report per episode: {stderr}"
+    );
     assert_eq!(served, 10);
 }
 
