@@ -14,7 +14,7 @@
 # 48-60 s after the other targets of `make test`, 97 s on a clean clone (load average 5-10
 # on 2 cores), most of it compiling: two release builds, the aarch64 unit tests.
 # Without qemu-user-static, the musl target or Docker it skips, except in CI (CI=true),
-# where that is a failure (.ci/run installs them). Everything it creates is named
+# where that is a failure (make setup installs them). Everything it creates is named
 # arm64-test-<pid>* and removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -14,7 +14,7 @@ command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then missing+=(docker); fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "${CI:-}" = true ]; then
-    echo "rehearsal: FAILED: ${missing[*]} not available (CI must have them: .ci/run installs them)" >&2
+    echo "rehearsal: FAILED: ${missing[*]} not available (CI must have them: make setup installs them)" >&2
     exit 1
   fi
   echo "rehearsal: SKIPPED: needs ${missing[*]} (apt-get install haproxy docker.io, and a running dockerd)"
