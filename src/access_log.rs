@@ -109,30 +109,26 @@ impl Entry<'_> {
             Some((method, path)) => (Some(method), Some(path)),
             None => (Some(self.request).filter(|m| !m.is_empty()), None),
         };
-        let mut line = String::with_capacity(192);
-        line.push_str("{\"time\":");
-        push_json_string(&mut line, self.time.as_bytes());
-        line.push_str(",\"peer\":");
-        match self.peer {
-            Some(peer) => push_json_string(&mut line, peer.to_string().as_bytes()),
-            None => line.push_str("null"),
-        }
-        for (name, value) in [("method", method), ("path", path)] {
-            let _ = write!(line, ",\"{name}\":");
-            match value {
-                Some(value) => push_json_string(&mut line, value.as_bytes()),
+        json_line(&self.time, version, |line| {
+            line.push_str(",\"peer\":");
+            match self.peer {
+                Some(peer) => push_json_string(line, peer.to_string().as_bytes()),
                 None => line.push_str("null"),
             }
-        }
-        let (millis, micros) = (self.micros / 1000, self.micros % 1000);
-        let _ = write!(
-            line,
-            ",\"status\":{},\"body_bytes\":{},\"duration_ms\":{millis}.{micros:03},\"version\":",
-            self.status, self.body_bytes
-        );
-        push_json_string(&mut line, version.as_bytes());
-        line.push_str("}\n");
-        line
+            for (name, value) in [("method", method), ("path", path)] {
+                let _ = write!(line, ",\"{name}\":");
+                match value {
+                    Some(value) => push_json_string(line, value.as_bytes()),
+                    None => line.push_str("null"),
+                }
+            }
+            let (millis, micros) = (self.micros / 1000, self.micros % 1000);
+            let _ = write!(
+                line,
+                ",\"status\":{},\"body_bytes\":{},\"duration_ms\":{millis}.{micros:03}",
+                self.status, self.body_bytes
+            );
+        })
     }
 }
 
@@ -141,18 +137,24 @@ impl Entry<'_> {
 pub fn notice(format: Format, text: &str) -> String {
     match format {
         Format::Plain => format!("{text}\n"),
-        Format::Json => {
-            let mut line = String::with_capacity(64 + text.len());
-            line.push_str("{\"time\":");
-            push_json_string(&mut line, Civil::now().rfc3339().as_bytes());
+        Format::Json => json_line(&Civil::now().rfc3339(), crate::server::version(), |line| {
             line.push_str(",\"message\":");
-            push_json_string(&mut line, text.as_bytes());
-            line.push_str(",\"version\":");
-            push_json_string(&mut line, crate::server::version().as_bytes());
-            line.push_str("}\n");
-            line
-        }
+            push_json_string(line, text.as_bytes());
+        }),
     }
+}
+
+/// The frame every JSON line of the service shares: `{"time":..` then what `fields`
+/// writes (each field after a comma), then `,"version":..}` and the newline.
+fn json_line(time: &str, version: &str, fields: impl FnOnce(&mut String)) -> String {
+    let mut line = String::with_capacity(192);
+    line.push_str("{\"time\":");
+    push_json_string(&mut line, time.as_bytes());
+    fields(&mut line);
+    line.push_str(",\"version\":");
+    push_json_string(&mut line, version.as_bytes());
+    line.push_str("}\n");
+    line
 }
 
 /// Writes `bytes` as a JSON string. Printable ASCII stays as it is, but for `"` and `\`;
