@@ -35,11 +35,16 @@ skip_reasons() { # FILE
   sed 's/^ALL\t//' "$1" | paste -sd ';' | sed 's/;/; /g'
 }
 
+# Runs part N, its skips going to $logs/N.skips.
+run_part() { # N PART
+  TEST_SKIP_LOG="$logs/$1.skips" make --no-print-directory -f "$makefile" "$2"
+}
+
 # Starts part N in the background; its output goes to $logs/N.out.
 declare -A background_pid background_started
 start_in_background() { # N PART
   background_started[$1]=$SECONDS
-  TEST_SKIP_LOG="$logs/$1.skips" make --no-print-directory -f "$makefile" "$2" >"$logs/$1.out" 2>&1 &
+  run_part "$1" "$2" >"$logs/$1.out" 2>&1 &
   background_pid[$1]=$!
   printf '[%d/%d] %s: started %s in the background (tail -f %s)\n' "$1" "$total" "$2" "$(date +%H:%M:%S)" "$logs/$1.out"
 }
@@ -67,7 +72,7 @@ for i in "${!parts[@]}"; do
   else
     printf '\n[%d/%d] %s: started %s\n' "$n" "$total" "$part" "$(date +%H:%M:%S)"
     started=$SECONDS
-    TEST_SKIP_LOG="$skip_log" make --no-print-directory -f "$makefile" "$part"
+    run_part "$n" "$part"
     rc=$?
   fi
   took=$((SECONDS - started))
